@@ -1,0 +1,263 @@
+"""Evaluate ValidatingPolicies on objects with Kyverno's semantics.
+
+Order of evaluation (pkg/cel/policies/vpol/engine): matchConstraints, then
+matchConditions (false -> skip), then validations in order; the first false one
+fails with its message, a runtime error or a non-bool result is an error.
+Variables are lazy: only those an expression refers to (and what they refer to)
+are evaluated, each at most once per object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cel_expr_python import cel
+
+from . import autogen
+from .cel_env import CelCompileError, clean_runtime_error, compile_expression
+from .match import ObjectInfo, matches
+from .model import Policy, PolicyError, PolicyResult, Status
+
+_VAR_REF = re.compile(r"\bvariables\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([A-Za-z_]\w*)['\"]\s*\])")
+
+
+def referenced_variables(expression: str) -> set[str]:
+    return {a or b for a, b in _VAR_REF.findall(expression)}
+
+
+class _EvalError(Exception):
+    """A CEL runtime error while evaluating one expression (message already clean)."""
+
+
+@dataclass
+class CompiledPolicy:
+    """A Policy with every expression compiled and variable dependencies resolved."""
+
+    policy: Policy
+    programs: dict[str, Any] = field(default_factory=dict)
+    var_order: list[str] = field(default_factory=list)
+    var_deps: dict[str, list[str]] = field(default_factory=dict)  # transitive, in declaration order
+
+    @classmethod
+    def build(cls, policy: Policy) -> CompiledPolicy:
+        cp = cls(policy)
+        for path, expr in _expressions(policy):
+            cp._compile(path, expr)
+        cp._resolve_variables()
+        return cp
+
+    def _compile(self, path: str, expression: str) -> None:
+        try:
+            self.programs[expression] = compile_expression(expression)
+        except CelCompileError as exc:
+            variant = f" (autogen {self.policy.variant} copy)" if self.policy.variant else ""
+            raise PolicyError(
+                f"{self.policy.source}: policy {self.policy.name!r}{variant}: {path}: "
+                f"CEL compile error in {expression.strip()!r}: {exc}"
+            ) from None
+
+    def _resolve_variables(self) -> None:
+        self.var_order = [v.name for v in self.policy.variables]
+        direct = {v.name: referenced_variables(v.expression) for v in self.policy.variables}
+        for name in self.var_order:
+            seen: set[str] = set()
+            stack = list(direct[name])
+            while stack:
+                dep = stack.pop()
+                if dep in seen or dep not in direct:
+                    continue
+                seen.add(dep)
+                stack.extend(direct[dep])
+            self.var_deps[name] = [n for n in self.var_order if n in seen and n != name]
+
+    def needed(self, expression: str) -> list[str]:
+        """Variables to evaluate (dependencies first) before `expression` can run."""
+        names: set[str] = set()
+        for ref in referenced_variables(expression):
+            if ref in self.var_deps:
+                names.add(ref)
+                names.update(self.var_deps[ref])
+        return [n for n in self.var_order if n in names]
+
+
+def _expressions(policy: Policy) -> Iterator[tuple[str, str]]:
+    for i, v in enumerate(policy.variables):
+        yield f"spec.variables[{i}] ({v.name})", v.expression
+    for i, m in enumerate(policy.match_conditions):
+        yield f"spec.matchConditions[{i}] ({m.name})", m.expression
+    for i, val in enumerate(policy.validations):
+        yield f"spec.validations[{i}].expression", val.expression
+        if val.message_expression:
+            yield f"spec.validations[{i}].messageExpression", val.message_expression
+    for i, a in enumerate(policy.audit_annotations):
+        yield f"spec.auditAnnotations[{i}].valueExpression", a.value_expression
+
+
+class _Run:
+    """State of one policy on one object: the CEL inputs and the variables computed so far."""
+
+    def __init__(self, cp: CompiledPolicy, data: dict[str, Any]) -> None:
+        self.cp = cp
+        self.data = dict(data)
+        self.variables: dict[str, Any] = {}
+        self.data["variables"] = self.variables
+        self.activation: Any = None
+
+    def value(self, expression: str) -> Any:
+        self._ensure_variables(expression)
+        if self.activation is None:
+            self.activation = _env_activation(self.data)
+        result = self.cp.programs[expression].eval(self.activation)
+        if result.type() == cel.Type.ERROR:
+            raise _EvalError(clean_runtime_error(result.value()))
+        try:
+            return result.plain_value()
+        except Exception as exc:  # e.g. an optional value escaping to the top level
+            raise _EvalError(f"result cannot be used: {exc}") from None
+
+    def _ensure_variables(self, expression: str) -> None:
+        for name in self.cp.needed(expression):
+            if name in self.variables:
+                continue
+            var = next(v for v in self.cp.policy.variables if v.name == name)
+            try:
+                value = self.value(var.expression)
+            except _EvalError as exc:
+                raise _EvalError(f"variable {name!r}: {exc}") from None
+            self.variables[name] = value
+            self.activation = None  # rebuilt with the new variable on next use
+
+
+def _env_activation(data: dict[str, Any]) -> Any:
+    from .cel_env import environment
+
+    return environment().Activation(data)
+
+
+def _message(run: _Run, index: int, validation: Any) -> str:
+    """messageExpression wins when it yields a non-empty string; then message; then Kyverno's default."""
+    if validation.message_expression:
+        try:
+            msg = run.value(validation.message_expression)
+            if isinstance(msg, str) and msg.strip():
+                return msg.strip()
+        except _EvalError:
+            pass  # like Kubernetes: a failing messageExpression falls back to message
+    if validation.message:
+        return validation.message.strip()
+    return f"CEL expression validation failed at index {index}"
+
+
+def _validate(run: _Run) -> tuple[Status, str]:
+    pol = run.cp.policy
+    for cond in pol.match_conditions:
+        try:
+            ok = run.value(cond.expression)
+        except _EvalError as exc:
+            if pol.failure_policy == "Ignore":
+                return "skip", f"matchCondition {cond.name!r} failed to evaluate: {exc}"
+            return "error", f"matchCondition {cond.name!r}: {exc}"
+        if not isinstance(ok, bool):
+            return "error", f"matchCondition {cond.name!r} must evaluate to bool"
+        if not ok:
+            return "skip", f"matchCondition {cond.name!r} is false"
+    for i, val in enumerate(pol.validations):
+        try:
+            ok = run.value(val.expression)
+        except _EvalError as exc:
+            return "error", f"spec.validations[{i}]: {exc}"
+        if not isinstance(ok, bool):
+            return "error", f"spec.validations[{i}]: expression must evaluate to bool, got {type(ok).__name__}"
+        if not ok:
+            return "fail", _message(run, i, val)
+    return "pass", ""
+
+
+def resource_id(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('apiVersion', '')}/{obj.get('kind', '')}/{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+
+def to_float_numbers(value: Any) -> Any:
+    """Kyverno's CLI loads resources with every integer as float64; reproduce that for `kyverno test`."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: to_float_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_float_numbers(v) for v in value]
+    return value
+
+
+def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None) -> dict[str, Any]:
+    """Namespaced objects without a namespace land in the target namespace (Kyverno CLI: `default`)."""
+    if not info.namespaced or info.namespace:
+        return obj
+    ns = ((namespace or {}).get("metadata") or {}).get("name") or "default"
+    return {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": ns}}
+
+
+def _request(obj: dict[str, Any], info: ObjectInfo, operation: str) -> dict[str, Any]:
+    # request.object / request.oldObject are left out: they duplicate `object` / `oldObject`
+    # and converting them to CEL values would double the cost of every evaluation.
+    meta = obj.get("metadata") or {}
+    return {
+        "operation": operation, "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+        "kind": {"group": info.group, "version": info.version, "kind": info.kind},
+        "resource": {"group": info.group, "version": info.version, "resource": info.resource},
+        "dryRun": False, "userInfo": {"username": "", "groups": []},
+    }
+
+
+class PolicySet:
+    """Loaded policies plus their autogen copies, ready to evaluate objects.
+
+    `evaluate` returns one result per policy (or autogen copy) whose matchConstraints
+    match the object; non-matching policies produce nothing. A policy whose
+    matchConditions are false yields status "skip".
+    """
+
+    def __init__(self, policies: Iterable[Policy], numbers_as_float: bool = False) -> None:
+        self.policies: list[Policy] = []
+        for pol in policies:
+            self.policies.append(pol)
+            self.policies.extend(autogen.generate(pol))
+        self.compiled = [CompiledPolicy.build(p) for p in self.policies]
+        self.numbers_as_float = numbers_as_float
+
+    def __len__(self) -> int:
+        return len({p.name for p in self.policies})
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({p.name for p in self.policies})
+
+    def evaluate(self, obj: dict[str, Any], namespace: dict[str, Any] | None = None,
+                 operation: str = "CREATE") -> list[PolicyResult]:
+        info = ObjectInfo.of(obj)
+        obj = _with_namespace(obj, info, namespace)
+        info = ObjectInfo.of(obj)
+        old = None  # offline there is no stored object; UPDATE sees oldObject null
+        data: dict[str, Any] | None = None
+        results = []
+        for cp in self.compiled:
+            if not matches(cp.policy.match_constraints, obj, info, namespace, operation):
+                continue
+            if data is None:
+                data = self._inputs(obj, info, namespace, operation, old)
+            status, message = _validate(_Run(cp, data))
+            results.append(PolicyResult(cp.policy.name, resource_id(obj), status, message,
+                                        cp.policy.validation_actions))
+        return results
+
+    def _inputs(self, obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None,
+                operation: str, old: dict[str, Any] | None) -> dict[str, Any]:
+        ns_obj = namespace if info.namespaced else None
+        data = {"object": obj, "oldObject": old, "namespaceObject": ns_obj,
+                "request": _request(obj, info, operation), "exceptions": []}
+        return to_float_numbers(data) if self.numbers_as_float else data
