@@ -1,0 +1,224 @@
+"""Market feed: replay recorded ticks onto a ZeroMQ PUB socket (wire format v1), plus an
+XSUB/XPUB proxy so many feeds and many executors scale out.
+
+Data files: NDJSON (optionally gzip) or CSV with a header row. One record per line:
+``{"type": "trade"|"quote"|"bar", "symbol": "BTC-USD", "ts": <exchange ns>, ...fields}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from executor import wire
+
+log = logging.getLogger("executor.feed")
+SPEEDS = ("recorded", "fixed", "max")
+NUMERIC = {
+    "ts": int,
+    "price": float,
+    "size": float,
+    "bid": float,
+    "bid_size": float,
+    "ask": float,
+    "ask_size": float,
+    "open": float,
+    "high": float,
+    "low": float,
+    "close": float,
+    "volume": float,
+}
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("executor") / "data" / "sample.ndjson.gz"))
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")  # noqa: SIM115 - closed by caller
+
+
+def _coerce(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value in (None, ""):
+            continue
+        out[key] = NUMERIC[key](value) if key in NUMERIC and isinstance(value, str) else value
+    return out
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    """Read NDJSON/CSV (``.gz`` ok), validate kinds, sort by exchange timestamp."""
+    name = path.name.removesuffix(".gz")
+    with _open_text(path) as fh:
+        if name.endswith(".csv"):
+            rows = [_coerce(r) for r in csv.DictReader(fh)]
+        else:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    for i, row in enumerate(rows):
+        if row.get("type") not in wire.RECORD_KIND or not row.get("symbol") or "ts" not in row:
+            raise ValueError(f"{path}: record {i + 1} needs type (trade|quote|bar), symbol and ts")
+    rows.sort(key=lambda r: r["ts"])
+    return rows
+
+
+@dataclass
+class FeedOptions:
+    speed: str = "recorded"
+    rate: float = 1000.0  # messages/s in "fixed"; speed-up factor in "recorded"
+    loop: bool = False
+    heartbeat: float = 1.0
+    warmup: float = 0.0
+    sndhwm: int = 100_000
+
+
+@dataclass
+class Publisher:
+    """Numbers messages per topic, stamps the session id, and sends heartbeats for idle topics."""
+
+    socket: zmq.Socket[bytes]
+    heartbeat: float = 1.0
+    session: int = field(default_factory=lambda: random.getrandbits(63))
+    seqs: dict[bytes, int] = field(default_factory=dict)
+    last_sent: dict[bytes, float] = field(default_factory=dict)
+    sent: int = 0
+
+    def publish(self, topic: bytes, mtype: int, payload: dict[str, Any]) -> None:
+        seq = self.seqs.get(topic, 0) + 1
+        self.seqs[topic] = seq
+        self.socket.send_multipart(wire.encode(topic, mtype, self.session, seq, time.time_ns(), payload))
+        self.last_sent[topic] = time.monotonic()
+        self.sent += 1
+
+    def send_heartbeats(self, topics: list[bytes] | None = None, force: bool = False) -> int:
+        now, count = time.monotonic(), 0
+        for topic in topics if topics is not None else list(self.last_sent):
+            if force or now - self.last_sent.get(topic, 0.0) >= self.heartbeat:
+                seq = self.seqs.get(topic, 0)
+                self.socket.send_multipart(
+                    wire.encode(topic, wire.HEARTBEAT, self.session, seq, time.time_ns(), {})
+                )
+                self.last_sent[topic] = now
+                count += 1
+        return count
+
+
+class Replayer:
+    def __init__(self, records: list[dict[str, Any]], publisher: Publisher, opts: FeedOptions) -> None:
+        if opts.speed not in SPEEDS:
+            raise ValueError(f"speed must be one of {SPEEDS}")
+        if not records:
+            raise ValueError("nothing to replay")
+        self.records = records
+        self.pub = publisher
+        self.opts = opts
+        self.stop = threading.Event()
+        self.topics = sorted({wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]) for r in records})
+        self._prepared = [
+            (
+                wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]),
+                wire.TYPE_OF_KIND[wire.RECORD_KIND[r["type"]]],
+                {k: v for k, v in r.items() if k != "type"},
+            )
+            for r in records
+        ]
+
+    def run(self) -> int:
+        """Replay once (or until stopped with ``loop``); returns messages published."""
+        self._warmup()
+        span = self.records[-1]["ts"] - self.records[0]["ts"] + 1
+        iteration = 0
+        while not self.stop.is_set():
+            self._replay_once(iteration * span)
+            iteration += 1
+            if not self.opts.loop:
+                break
+        return self.pub.sent
+
+    def _warmup(self) -> None:
+        deadline = time.monotonic() + self.opts.warmup
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.pub.send_heartbeats(self.topics, force=True)
+            self.stop.wait(min(0.05, self.opts.heartbeat))
+
+    def _schedule(self) -> Iterator[float]:
+        """Yields, per message, the monotonic time it is due (0 = now)."""
+        start, first = time.monotonic(), self.records[0]["ts"]
+        if self.opts.speed == "recorded":
+            factor = 1e9 * (self.opts.rate if self.opts.rate > 0 else 1.0)
+            for rec in self.records:
+                yield start + (rec["ts"] - first) / factor
+        elif self.opts.speed == "fixed":
+            interval = 1.0 / self.opts.rate
+            for i in range(len(self.records)):
+                yield start + i * interval
+        else:
+            yield from (0.0 for _ in self.records)
+
+    def _replay_once(self, ts_offset: int) -> None:
+        publish, pub = self.pub.publish, self.pub
+        recorded = self.opts.speed == "recorded"
+        wall_offset = time.time_ns() - self.records[0]["ts"] if recorded else ts_offset
+        next_hb = time.monotonic() + self.opts.heartbeat / 2
+        for (topic, mtype, payload), due in zip(self._prepared, self._schedule(), strict=True):
+            now = time.monotonic()
+            if due > now:
+                self._wait_until(due, next_hb)
+                now = time.monotonic()
+            if now >= next_hb:
+                pub.send_heartbeats()
+                next_hb = now + self.opts.heartbeat / 2
+            if self.stop.is_set():
+                return
+            publish(topic, mtype, {**payload, "ts": payload["ts"] + wall_offset})
+
+    def _wait_until(self, due: float, next_hb: float) -> None:
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= due:
+                return
+            if now >= next_hb:
+                self.pub.send_heartbeats()
+                next_hb = now + self.opts.heartbeat / 2
+            self.stop.wait(min(due - now, max(0.0, next_hb - now), 0.25))
+
+
+def make_pub_socket(ctx: zmq.Context[Any], endpoint: str, connect: bool, sndhwm: int) -> zmq.Socket[bytes]:
+    sock = ctx.socket(zmq.PUB)
+    sock.setsockopt(zmq.SNDHWM, sndhwm)
+    sock.setsockopt(zmq.LINGER, 1000)
+    (sock.connect if connect else sock.bind)(endpoint)
+    return sock
+
+
+def run_proxy(frontend: str, backend: str, ctx: zmq.Context[Any] | None = None) -> None:
+    """XSUB (publishers connect to ``frontend``) <-> XPUB (executors connect to ``backend``)."""
+    ctx = ctx or zmq.Context.instance()
+    xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    xsub.setsockopt(zmq.RCVHWM, 100_000)
+    xpub.setsockopt(zmq.SNDHWM, 100_000)
+    xsub.bind(frontend)
+    xpub.bind(backend)
+    log.info("proxy running", extra={"fields": {"frontend": frontend, "backend": backend}})
+    try:
+        zmq.proxy(xsub, xpub)
+    except zmq.ContextTerminated:
+        pass
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
