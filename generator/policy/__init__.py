@@ -1,8 +1,8 @@
 """Offline Kyverno ValidatingPolicy engine (CEL via cel-expr-python).
 
-    from generator.policy import load_policies, PolicySet, PolicyResult, PolicyError
-    policies = load_policies([Path("policies")])
-    results = policies.evaluate(obj, namespace=ns_obj, operation="CREATE")
+from generator.policy import load_policies, PolicySet, PolicyResult, PolicyError
+policies = load_policies([Path("policies")])
+results = policies.evaluate(obj, namespace=ns_obj, operation="CREATE")
 """
 
 from __future__ import annotations

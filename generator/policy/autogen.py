@@ -63,10 +63,14 @@ def _rules(controllers: set[str], operations: list[str]) -> list[dict[str, Any]]
     rules = []
     apps = sorted(controllers & APPS)
     if apps:
-        rules.append({"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": apps, "operations": operations})
+        rules.append(
+            {"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": apps, "operations": operations}
+        )
     batch = sorted(controllers & {"jobs", "cronjobs"})
     if batch:
-        rules.append({"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": batch, "operations": operations})
+        rules.append(
+            {"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": batch, "operations": operations}
+        )
     return rules
 
 
@@ -80,8 +84,7 @@ def _copy(policy: Policy, variant: str, controllers: set[str]) -> Policy:
         constraints["namespaceSelector"] = orig["namespaceSelector"]  # kept since Kyverno 1.19
     spec["matchConstraints"] = constraints
     ctx = _Ctx(policy.source, policy.name)
-    return parse_spec(ctx, spec, policy.api_version, variant=variant,
-                      controllers=policy.autogen_controllers)
+    return parse_spec(ctx, spec, policy.api_version, variant=variant, controllers=policy.autogen_controllers)
 
 
 def generate(policy: Policy) -> list[Policy]:

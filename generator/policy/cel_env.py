@@ -42,6 +42,7 @@ class OfflineError(RuntimeError):
 
 # ---------------------------------------------------------------- quantities
 
+
 def _dec(q: dict[str, str]) -> Decimal:
     if not isinstance(q, dict) or QKEY not in q:
         raise TypeError("not a Quantity (use quantity(string))")
@@ -83,6 +84,7 @@ def _as_integer(q: dict[str, str]) -> int:
 
 # ---------------------------------------------------------------- images (Kyverno)
 
+
 def parse_image(ref: str) -> dict[str, str]:
     """Docker reference normalisation, as Kyverno's image library does it."""
     if not is_image(ref):
@@ -98,12 +100,20 @@ def parse_image(ref: str) -> dict[str, str]:
     name, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")
     if not colon and not digest:
         tag = "latest"
-    return {IKEY: ref, "registry": registry, "repository": name, "tag": tag, "digest": digest,
-            "identifier": digest or tag}
+    return {
+        IKEY: ref,
+        "registry": registry,
+        "repository": name,
+        "tag": tag,
+        "digest": digest,
+        "identifier": digest or tag,
+    }
 
 
-_IMAGE_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
-                       r"(:[\w][\w.-]{0,127})?(@[a-z0-9]+:[a-f0-9]{32,})?$")
+_IMAGE_RE = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
+    r"(:[\w][\w.-]{0,127})?(@[a-z0-9]+:[a-f0-9]{32,})?$"
+)
 
 
 def is_image(ref: str) -> bool:
@@ -118,6 +128,7 @@ def _img(m: dict[str, str], field: str) -> Any:
 
 # ---------------------------------------------------------------- lists / sets
 
+
 def _num_list(xs: list[Any], what: str) -> list[Any]:
     if not xs and what != "sum":
         raise ValueError(f"{what}(): list is empty")
@@ -127,6 +138,7 @@ def _num_list(xs: list[Any], what: str) -> list[Any]:
 def _offline(name: str) -> Callable[..., Any]:
     def impl(*_args: Any) -> Any:
         raise OfflineError(f"{name} is not available offline (needs a cluster or network access)")
+
     return impl
 
 
@@ -146,14 +158,24 @@ def _quantity_functions() -> list[cel.FunctionDecl]:
         _fn("compareTo", _o("quantity_compareTo", INT, [q, q], _cmp, True)),
         _fn("isLessThan", _o("quantity_isLessThan", BOOL, [q, q], lambda a, b: _cmp(a, b) < 0, True)),
         _fn("isGreaterThan", _o("quantity_isGreaterThan", BOOL, [q, q], lambda a, b: _cmp(a, b) > 0, True)),
-        _fn("add", _o("quantity_add", q, [q, q], lambda a, b: _qval(_dec(a) + _dec(b)), True),
-            _o("quantity_add_int", q, [q, INT], lambda a, b: _qval(_dec(a) + b), True)),
-        _fn("sub", _o("quantity_sub", q, [q, q], lambda a, b: _qval(_dec(a) - _dec(b)), True),
-            _o("quantity_sub_int", q, [q, INT], lambda a, b: _qval(_dec(a) - b), True)),
+        _fn(
+            "add",
+            _o("quantity_add", q, [q, q], lambda a, b: _qval(_dec(a) + _dec(b)), True),
+            _o("quantity_add_int", q, [q, INT], lambda a, b: _qval(_dec(a) + b), True),
+        ),
+        _fn(
+            "sub",
+            _o("quantity_sub", q, [q, q], lambda a, b: _qval(_dec(a) - _dec(b)), True),
+            _o("quantity_sub_int", q, [q, INT], lambda a, b: _qval(_dec(a) - b), True),
+        ),
         _fn("asInteger", _o("quantity_asInteger", INT, [q], _as_integer, True)),
-        _fn("asApproximateFloat", _o("quantity_asApproximateFloat", DBL, [q], lambda a: float(_dec(a)), True)),
-        _fn("isInteger", _o("quantity_isInteger", BOOL, [q],
-                            lambda a: _dec(a) == _dec(a).to_integral_value(), True)),
+        _fn(
+            "asApproximateFloat", _o("quantity_asApproximateFloat", DBL, [q], lambda a: float(_dec(a)), True)
+        ),
+        _fn(
+            "isInteger",
+            _o("quantity_isInteger", BOOL, [q], lambda a: _dec(a) == _dec(a).to_integral_value(), True),
+        ),
         _fn("sign", _o("quantity_sign", INT, [q], lambda a: (_dec(a) > 0) - (_dec(a) < 0), True)),
     ]
 
@@ -169,8 +191,11 @@ def _regex_functions() -> list[cel.FunctionDecl]:
 
     return [
         _fn("find", _o("string_find", STR, [STR, STR], find, True)),
-        _fn("findAll", _o("string_findAll", T.List(STR), [STR, STR], find_all, True),
-            _o("string_findAll_n", T.List(STR), [STR, STR, INT], find_all, True)),
+        _fn(
+            "findAll",
+            _o("string_findAll", T.List(STR), [STR, STR], find_all, True),
+            _o("string_findAll_n", T.List(STR), [STR, STR, INT], find_all, True),
+        ),
     ]
 
 
@@ -186,7 +211,16 @@ def _list_functions() -> list[cel.FunctionDecl]:
         return [y for x in xs for y in (x if isinstance(x, list) else [x])]
 
     return [
-        _fn("isSorted", _o("list_isSorted", BOOL, [LIST], lambda xs: all(a <= b for a, b in zip(xs, xs[1:], strict=False)), True)),
+        _fn(
+            "isSorted",
+            _o(
+                "list_isSorted",
+                BOOL,
+                [LIST],
+                lambda xs: all(a <= b for a, b in zip(xs, xs[1:], strict=False)),
+                True,
+            ),
+        ),
         _fn("sum", _o("list_sum", DYN, [LIST], lambda xs: sum(_num_list(xs, "sum")), True)),
         _fn("min", _o("list_min", DYN, [LIST], lambda xs: min(_num_list(xs, "min")), True)),
         _fn("max", _o("list_max", DYN, [LIST], lambda xs: max(_num_list(xs, "max")), True)),
@@ -194,9 +228,18 @@ def _list_functions() -> list[cel.FunctionDecl]:
         _fn("flatten", _o("list_flatten", LIST, [LIST], flatten, True)),
         _fn("slice", _o("list_slice", LIST, [LIST, INT, INT], lambda xs, a, b: xs[a:b], True)),
         _fn("sets.contains", _o("sets_contains", BOOL, [LIST, LIST], lambda a, b: all(x in a for x in b))),
-        _fn("sets.equivalent", _o("sets_equivalent", BOOL, [LIST, LIST],
-                                  lambda a, b: all(x in a for x in b) and all(x in b for x in a))),
-        _fn("sets.intersects", _o("sets_intersects", BOOL, [LIST, LIST], lambda a, b: any(x in a for x in b))),
+        _fn(
+            "sets.equivalent",
+            _o(
+                "sets_equivalent",
+                BOOL,
+                [LIST, LIST],
+                lambda a, b: all(x in a for x in b) and all(x in b for x in a),
+            ),
+        ),
+        _fn(
+            "sets.intersects", _o("sets_intersects", BOOL, [LIST, LIST], lambda a, b: any(x in a for x in b))
+        ),
     ]
 
 
@@ -209,7 +252,10 @@ def _image_functions() -> list[cel.FunctionDecl]:
         _fn("image", _o("image_string", STRMAP, [STR], parse_image)),
         _fn("parseImageReference", _o("parseImageReference_string", STRMAP, [STR], parse_image)),
         _fn("isImage", _o("isImage_string", BOOL, [STR], is_image)),
-        _fn("containsDigest", _o("image_containsDigest", BOOL, [STRMAP], lambda m: bool(_img(m, "digest")), True)),
+        _fn(
+            "containsDigest",
+            _o("image_containsDigest", BOOL, [STRMAP], lambda m: bool(_img(m, "digest")), True),
+        ),
         *members,
     ]
 
@@ -217,6 +263,7 @@ def _image_functions() -> list[cel.FunctionDecl]:
 def _offline_functions() -> list[cel.FunctionDecl]:
     """Kyverno functions that need a cluster or the network: declared so policies compile,
     implemented to fail with a clear message."""
+
     def decl(name: str, *sigs: list[T]) -> cel.FunctionDecl:
         oid = name.replace(".", "_")
         return _fn(name, *(_o(f"{oid}_{i}", DYN, list(s), _offline(name)) for i, s in enumerate(sigs)))
@@ -235,10 +282,20 @@ def _offline_functions() -> list[cel.FunctionDecl]:
 @lru_cache(maxsize=1)
 def environment() -> cel.Env:
     """One shared environment: building it is costly, and compiled expressions are bound to it."""
-    extensions = [ext_strings.ExtStrings(), ext_math.ExtMath(), ext_optional.ExtOptional(),
-                  ext_bindings.ExtBindings(), ext_encoders.ExtEncoders()]
-    functions = (_quantity_functions() + _regex_functions() + _list_functions()
-                 + _image_functions() + _offline_functions())
+    extensions = [
+        ext_strings.ExtStrings(),
+        ext_math.ExtMath(),
+        ext_optional.ExtOptional(),
+        ext_bindings.ExtBindings(),
+        ext_encoders.ExtEncoders(),
+    ]
+    functions = (
+        _quantity_functions()
+        + _regex_functions()
+        + _list_functions()
+        + _image_functions()
+        + _offline_functions()
+    )
     return cel.NewEnv(variables={v: DYN for v in VARIABLES}, extensions=extensions, functions=functions)
 
 

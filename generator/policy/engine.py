@@ -170,7 +170,10 @@ def _validate(run: _Run) -> tuple[Status, str]:
         except _EvalError as exc:
             return "error", f"spec.validations[{i}]: {exc}"
         if not isinstance(ok, bool):
-            return "error", f"spec.validations[{i}]: expression must evaluate to bool, got {type(ok).__name__}"
+            return (
+                "error",
+                f"spec.validations[{i}]: expression must evaluate to bool, got {type(ok).__name__}",
+            )
         if not ok:
             return "fail", _message(run, i, val)
     return "pass", ""
@@ -178,7 +181,8 @@ def _validate(run: _Run) -> tuple[Status, str]:
 
 def resource_id(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
-    return f"{obj.get('apiVersion', '')}/{obj.get('kind', '')}/{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+    parts = (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
+    return "/".join(str(p or "") for p in parts)
 
 
 def to_float_numbers(value: Any) -> Any:
@@ -194,7 +198,9 @@ def to_float_numbers(value: Any) -> Any:
     return value
 
 
-def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None) -> dict[str, Any]:
+def _with_namespace(
+    obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None
+) -> dict[str, Any]:
     """Namespaced objects without a namespace land in the target namespace (Kyverno CLI: `default`)."""
     if not info.namespaced or info.namespace:
         return obj
@@ -207,10 +213,13 @@ def _request(obj: dict[str, Any], info: ObjectInfo, operation: str) -> dict[str,
     # and converting them to CEL values would double the cost of every evaluation.
     meta = obj.get("metadata") or {}
     return {
-        "operation": operation, "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+        "operation": operation,
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
         "kind": {"group": info.group, "version": info.version, "kind": info.kind},
         "resource": {"group": info.group, "version": info.version, "resource": info.resource},
-        "dryRun": False, "userInfo": {"username": "", "groups": []},
+        "dryRun": False,
+        "userInfo": {"username": "", "groups": []},
     }
 
 
@@ -237,8 +246,9 @@ class PolicySet:
     def names(self) -> list[str]:
         return sorted({p.name for p in self.policies})
 
-    def evaluate(self, obj: dict[str, Any], namespace: dict[str, Any] | None = None,
-                 operation: str = "CREATE") -> list[PolicyResult]:
+    def evaluate(
+        self, obj: dict[str, Any], namespace: dict[str, Any] | None = None, operation: str = "CREATE"
+    ) -> list[PolicyResult]:
         info = ObjectInfo.of(obj)
         obj = _with_namespace(obj, info, namespace)
         info = ObjectInfo.of(obj)
@@ -251,13 +261,25 @@ class PolicySet:
             if data is None:
                 data = self._inputs(obj, info, namespace, operation, old)
             status, message = _validate(_Run(cp, data))
-            results.append(PolicyResult(cp.policy.name, resource_id(obj), status, message,
-                                        cp.policy.validation_actions))
+            results.append(
+                PolicyResult(cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions)
+            )
         return results
 
-    def _inputs(self, obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None,
-                operation: str, old: dict[str, Any] | None) -> dict[str, Any]:
+    def _inputs(
+        self,
+        obj: dict[str, Any],
+        info: ObjectInfo,
+        namespace: dict[str, Any] | None,
+        operation: str,
+        old: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         ns_obj = namespace if info.namespaced else None
-        data = {"object": obj, "oldObject": old, "namespaceObject": ns_obj,
-                "request": _request(obj, info, operation), "exceptions": []}
+        data = {
+            "object": obj,
+            "oldObject": old,
+            "namespaceObject": ns_obj,
+            "request": _request(obj, info, operation),
+            "exceptions": [],
+        }
         return to_float_numbers(data) if self.numbers_as_float else data

@@ -29,8 +29,16 @@ VERSIONS = ("v1", "v1beta1", "v1alpha1")  # same spec in all three (v1 aliases v
 KIND = "ValidatingPolicy"
 
 SPEC_FIELDS = {
-    "matchConstraints", "validations", "failurePolicy", "auditAnnotations", "matchConditions",
-    "variables", "autogen", "validationActions", "webhookConfiguration", "evaluation",
+    "matchConstraints",
+    "validations",
+    "failurePolicy",
+    "auditAnnotations",
+    "matchConditions",
+    "variables",
+    "autogen",
+    "validationActions",
+    "webhookConfiguration",
+    "evaluation",
 }
 TOP_FIELDS = {"apiVersion", "kind", "metadata", "spec", "status"}
 RULE_FIELDS = {"apiGroups", "apiVersions", "resources", "operations", "resourceNames", "scope"}
@@ -95,9 +103,13 @@ def _selector(ctx: _Ctx, value: Any, path: str) -> LabelSelector | None:
         op = _str(ctx, req.get("operator"), f"{p}.operator", required=True)
         if op not in {"In", "NotIn", "Exists", "DoesNotExist"}:
             raise ctx.fail(f"{p}.operator", f"unknown operator {op!r}")
-        exprs.append(LabelSelectorRequirement(
-            _str(ctx, req.get("key"), f"{p}.key", required=True), op, _strs(ctx, req.get("values"), f"{p}.values")
-        ))
+        exprs.append(
+            LabelSelectorRequirement(
+                _str(ctx, req.get("key"), f"{p}.key", required=True),
+                op,
+                _strs(ctx, req.get("values"), f"{p}.values"),
+            )
+        )
     return LabelSelector(tuple((str(k), str(v)) for k, v in labels.items()), tuple(exprs))
 
 
@@ -116,10 +128,14 @@ def _rule(ctx: _Ctx, value: Any, path: str) -> ResourceRule:
 def parse_match_constraints(ctx: _Ctx, value: Any, path: str = "spec.matchConstraints") -> MatchConstraints:
     allowed = {"resourceRules", "excludeResourceRules", "namespaceSelector", "objectSelector", "matchPolicy"}
     raw = _map(ctx, value, path, allowed)
-    rules = [_rule(ctx, r, f"{path}.resourceRules[{i}]")
-             for i, r in enumerate(_list(ctx, raw.get("resourceRules"), f"{path}.resourceRules"))]
-    excl = [_rule(ctx, r, f"{path}.excludeResourceRules[{i}]")
-            for i, r in enumerate(_list(ctx, raw.get("excludeResourceRules"), f"{path}.excludeResourceRules"))]
+    rules = [
+        _rule(ctx, r, f"{path}.resourceRules[{i}]")
+        for i, r in enumerate(_list(ctx, raw.get("resourceRules"), f"{path}.resourceRules"))
+    ]
+    excl = [
+        _rule(ctx, r, f"{path}.excludeResourceRules[{i}]")
+        for i, r in enumerate(_list(ctx, raw.get("excludeResourceRules"), f"{path}.excludeResourceRules"))
+    ]
     return MatchConstraints(
         resource_rules=tuple(rules),
         exclude_resource_rules=tuple(excl),
@@ -134,8 +150,12 @@ def _named(ctx: _Ctx, value: Any, path: str) -> tuple[NamedExpression, ...]:
     for i, raw in enumerate(_list(ctx, value, path)):
         p = f"{path}[{i}]"
         item = _map(ctx, raw, p, {"name", "expression"})
-        out.append(NamedExpression(_str(ctx, item.get("name"), f"{p}.name", True),
-                                   _str(ctx, item.get("expression"), f"{p}.expression", True)))
+        out.append(
+            NamedExpression(
+                _str(ctx, item.get("name"), f"{p}.name", True),
+                _str(ctx, item.get("expression"), f"{p}.expression", True),
+            )
+        )
     return tuple(out)
 
 
@@ -144,12 +164,14 @@ def _validations(ctx: _Ctx, value: Any) -> tuple[Validation, ...]:
     for i, raw in enumerate(_list(ctx, value, "spec.validations")):
         p = f"spec.validations[{i}]"
         item = _map(ctx, raw, p, {"expression", "message", "messageExpression", "reason"})
-        out.append(Validation(
-            expression=_str(ctx, item.get("expression"), f"{p}.expression", True),
-            message=_str(ctx, item.get("message"), f"{p}.message"),
-            message_expression=_str(ctx, item.get("messageExpression"), f"{p}.messageExpression"),
-            reason=_str(ctx, item.get("reason"), f"{p}.reason"),
-        ))
+        out.append(
+            Validation(
+                expression=_str(ctx, item.get("expression"), f"{p}.expression", True),
+                message=_str(ctx, item.get("message"), f"{p}.message"),
+                message_expression=_str(ctx, item.get("messageExpression"), f"{p}.messageExpression"),
+                reason=_str(ctx, item.get("reason"), f"{p}.reason"),
+            )
+        )
     return tuple(out)
 
 
@@ -158,8 +180,12 @@ def _audit_annotations(ctx: _Ctx, value: Any) -> tuple[AuditAnnotation, ...]:
     for i, raw in enumerate(_list(ctx, value, "spec.auditAnnotations")):
         p = f"spec.auditAnnotations[{i}]"
         item = _map(ctx, raw, p, {"key", "valueExpression"})
-        out.append(AuditAnnotation(_str(ctx, item.get("key"), f"{p}.key", True),
-                                   _str(ctx, item.get("valueExpression"), f"{p}.valueExpression", True)))
+        out.append(
+            AuditAnnotation(
+                _str(ctx, item.get("key"), f"{p}.key", True),
+                _str(ctx, item.get("valueExpression"), f"{p}.valueExpression", True),
+            )
+        )
     return tuple(out)
 
 
@@ -182,8 +208,13 @@ def _check_misc(ctx: _Ctx, spec: dict[str, Any]) -> None:
     _map(ctx, ev.get("background"), "spec.evaluation.background", {"enabled"})
 
 
-def parse_spec(ctx: _Ctx, spec: dict[str, Any], api_version: str, variant: str = "",
-               controllers: tuple[str, ...] | None = None) -> Policy:
+def parse_spec(
+    ctx: _Ctx,
+    spec: dict[str, Any],
+    api_version: str,
+    variant: str = "",
+    controllers: tuple[str, ...] | None = None,
+) -> Policy:
     """Build a Policy from a (possibly autogen-rewritten) spec mapping."""
     spec = _map(ctx, spec, "spec", SPEC_FIELDS)
     _check_misc(ctx, spec)
@@ -197,15 +228,19 @@ def parse_spec(ctx: _Ctx, spec: dict[str, Any], api_version: str, variant: str =
     if "matchConstraints" not in spec:
         raise ctx.fail("spec.matchConstraints", "required field is missing")
     return Policy(
-        name=ctx.name, source=ctx.source, api_version=api_version,
+        name=ctx.name,
+        source=ctx.source,
+        api_version=api_version,
         match_constraints=parse_match_constraints(ctx, spec.get("matchConstraints")),
         validations=_validations(ctx, spec.get("validations")),
         variables=_named(ctx, spec.get("variables"), "spec.variables"),
         match_conditions=_named(ctx, spec.get("matchConditions"), "spec.matchConditions"),
         audit_annotations=_audit_annotations(ctx, spec.get("auditAnnotations")),
-        failure_policy=failure, validation_actions=actions,
+        failure_policy=failure,
+        validation_actions=actions,
         autogen_controllers=controllers if variant else _autogen_controllers(ctx, spec.get("autogen")),
-        variant=variant, raw_spec=spec,
+        variant=variant,
+        raw_spec=spec,
     )
 
 
@@ -215,8 +250,11 @@ def parse_policy_document(doc: dict[str, Any], source: str) -> Policy:
     api_version = _str(ctx, doc.get("apiVersion"), "apiVersion", True)
     group, _, version = api_version.partition("/")
     if group != GROUP or version not in VERSIONS:
-        raise ctx.fail("apiVersion", f"unsupported {api_version!r} for {KIND} "
-                                     f"(supported: {', '.join(f'{GROUP}/{v}' for v in VERSIONS)})")
+        raise ctx.fail(
+            "apiVersion",
+            f"unsupported {api_version!r} for {KIND} "
+            f"(supported: {', '.join(f'{GROUP}/{v}' for v in VERSIONS)})",
+        )
     meta = doc.get("metadata") or {}
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
         raise ctx.fail("metadata.name", "required field is missing")

@@ -13,25 +13,47 @@ from .model import LabelSelector, MatchConstraints, ResourceRule
 
 # kind -> (resource plural, namespaced)
 KINDS: dict[str, tuple[str, bool]] = {
-    "Pod": ("pods", True), "Deployment": ("deployments", True), "StatefulSet": ("statefulsets", True),
-    "DaemonSet": ("daemonsets", True), "ReplicaSet": ("replicasets", True), "Job": ("jobs", True),
-    "CronJob": ("cronjobs", True), "ReplicationController": ("replicationcontrollers", True),
-    "Service": ("services", True), "ConfigMap": ("configmaps", True), "Secret": ("secrets", True),
-    "ServiceAccount": ("serviceaccounts", True), "PersistentVolumeClaim": ("persistentvolumeclaims", True),
-    "Endpoints": ("endpoints", True), "Event": ("events", True), "LimitRange": ("limitranges", True),
-    "ResourceQuota": ("resourcequotas", True), "PodTemplate": ("podtemplates", True),
-    "NetworkPolicy": ("networkpolicies", True), "Ingress": ("ingresses", True),
-    "Role": ("roles", True), "RoleBinding": ("rolebindings", True),
+    "Pod": ("pods", True),
+    "Deployment": ("deployments", True),
+    "StatefulSet": ("statefulsets", True),
+    "DaemonSet": ("daemonsets", True),
+    "ReplicaSet": ("replicasets", True),
+    "Job": ("jobs", True),
+    "CronJob": ("cronjobs", True),
+    "ReplicationController": ("replicationcontrollers", True),
+    "Service": ("services", True),
+    "ConfigMap": ("configmaps", True),
+    "Secret": ("secrets", True),
+    "ServiceAccount": ("serviceaccounts", True),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
+    "Endpoints": ("endpoints", True),
+    "Event": ("events", True),
+    "LimitRange": ("limitranges", True),
+    "ResourceQuota": ("resourcequotas", True),
+    "PodTemplate": ("podtemplates", True),
+    "NetworkPolicy": ("networkpolicies", True),
+    "Ingress": ("ingresses", True),
+    "Role": ("roles", True),
+    "RoleBinding": ("rolebindings", True),
     "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
-    "PodDisruptionBudget": ("poddisruptionbudgets", True), "Lease": ("leases", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "Lease": ("leases", True),
     "EndpointSlice": ("endpointslices", True),
-    "HelmRelease": ("helmreleases", True), "Kustomization": ("kustomizations", True),
-    "GitRepository": ("gitrepositories", True), "HelmRepository": ("helmrepositories", True),
-    "Namespace": ("namespaces", False), "Node": ("nodes", False), "PersistentVolume": ("persistentvolumes", False),
-    "ClusterRole": ("clusterroles", False), "ClusterRoleBinding": ("clusterrolebindings", False),
-    "CustomResourceDefinition": ("customresourcedefinitions", False), "StorageClass": ("storageclasses", False),
-    "PriorityClass": ("priorityclasses", False), "IngressClass": ("ingressclasses", False),
-    "ValidatingPolicy": ("validatingpolicies", False), "ClusterPolicy": ("clusterpolicies", False),
+    "HelmRelease": ("helmreleases", True),
+    "Kustomization": ("kustomizations", True),
+    "GitRepository": ("gitrepositories", True),
+    "HelmRepository": ("helmrepositories", True),
+    "Namespace": ("namespaces", False),
+    "Node": ("nodes", False),
+    "PersistentVolume": ("persistentvolumes", False),
+    "ClusterRole": ("clusterroles", False),
+    "ClusterRoleBinding": ("clusterrolebindings", False),
+    "CustomResourceDefinition": ("customresourcedefinitions", False),
+    "StorageClass": ("storageclasses", False),
+    "PriorityClass": ("priorityclasses", False),
+    "IngressClass": ("ingressclasses", False),
+    "ValidatingPolicy": ("validatingpolicies", False),
+    "ClusterPolicy": ("clusterpolicies", False),
     "ValidatingAdmissionPolicy": ("validatingadmissionpolicies", False),
     "MutatingWebhookConfiguration": ("mutatingwebhookconfigurations", False),
     "ValidatingWebhookConfiguration": ("validatingwebhookconfigurations", False),
@@ -72,8 +94,16 @@ class ObjectInfo:
         group, _, version = api_version.rpartition("/")
         kind = str(obj.get("kind") or "")
         meta = obj.get("metadata") or {}
-        return cls(group, version, kind, plural(kind), is_namespaced(kind), str(meta.get("name") or ""),
-                   str(meta.get("namespace") or ""), dict(meta.get("labels") or {}))
+        return cls(
+            group,
+            version,
+            kind,
+            plural(kind),
+            is_namespaced(kind),
+            str(meta.get("name") or ""),
+            str(meta.get("namespace") or ""),
+            dict(meta.get("labels") or {}),
+        )
 
 
 def _in(values: tuple[str, ...], value: str) -> bool:
@@ -114,15 +144,22 @@ def selector_matches(selector: LabelSelector | None, labels: dict[str, str]) -> 
     return True
 
 
-def namespace_labels(info: ObjectInfo, obj: dict[str, Any], namespace: dict[str, Any] | None) -> dict[str, str]:
+def namespace_labels(
+    info: ObjectInfo, obj: dict[str, Any], namespace: dict[str, Any] | None
+) -> dict[str, str]:
     """Labels the namespaceSelector is evaluated against (Kubernetes admission rules)."""
     if info.kind == "Namespace" and info.group == "":
         return info.labels  # a Namespace is matched on its own labels
     return dict(((namespace or {}).get("metadata") or {}).get("labels") or {})
 
 
-def matches(mc: MatchConstraints, obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None,
-            operation: str) -> bool:
+def matches(
+    mc: MatchConstraints,
+    obj: dict[str, Any],
+    info: ObjectInfo,
+    namespace: dict[str, Any] | None,
+    operation: str,
+) -> bool:
     if not any(rule_matches(r, info, operation) for r in mc.resource_rules):
         return False
     if any(rule_matches(r, info, operation) for r in mc.exclude_resource_rules):

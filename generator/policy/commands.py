@@ -1,0 +1,128 @@
+"""`stratops policy test` and `stratops policy apply`: thin click wrappers over the engine.
+
+User mistakes (missing file, bad YAML, bad CEL) print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .engine import PolicySet
+from .kyverno_test import find_test_files, run_test_file
+from .load import iter_yaml_files, load_policy_objects, read_yaml_documents
+from .match import ObjectInfo
+from .model import PolicyError, PolicyResult
+from .report import apply_line, summary, test_report
+
+USAGE_ERROR = 2
+
+
+def _fail_usage(exc: PolicyError) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    raise SystemExit(USAGE_ERROR)
+
+
+@click.group("policy")
+def policy() -> None:
+    """Evaluate Kyverno ValidatingPolicies offline."""
+
+
+@policy.command("test")
+@click.argument("dirs", nargs=-1, type=click.Path(path_type=Path))
+def test_cmd(dirs: tuple[Path, ...]) -> None:
+    """Run kyverno-test.yaml files found under DIRS (default: current directory)."""
+    try:
+        files = find_test_files(list(dirs) or [Path(".")])
+        if not files:
+            click.echo("No test yamls available")
+            return
+        passed = failed = 0
+        for f in files:
+            outcome = run_test_file(f)
+            click.echo(test_report(outcome))
+            failed += outcome.failed
+            passed += len(outcome.rows) - outcome.failed
+    except PolicyError as exc:
+        _fail_usage(exc)
+    click.echo(summary(passed, failed))
+    if failed:
+        raise SystemExit(1)
+
+
+def _load_manifests(paths: tuple[Path, ...]) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for f, _explicit in iter_yaml_files(paths):
+        for doc in read_yaml_documents(f):
+            if doc.get("kind") == "List":
+                objects.extend(doc.get("items") or [])
+            elif doc.get("kind") and doc.get("apiVersion"):
+                objects.append(doc)
+    return objects
+
+
+def _namespaces(objects: list[dict[str, Any]], values: tuple[Path, ...]) -> dict[str, dict[str, Any]]:
+    """Namespace objects from the manifests themselves and from --namespaces files."""
+    found = {}
+    for obj in objects + _load_manifests(values):
+        if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+            found[(obj.get("metadata") or {}).get("name")] = obj
+    return found
+
+
+def apply_policies(
+    policy_paths: tuple[Path, ...], manifest_paths: tuple[Path, ...], namespace_paths: tuple[Path, ...] = ()
+) -> list[PolicyResult]:
+    policies = PolicySet(load_policy_objects(policy_paths))
+    objects = _load_manifests(manifest_paths)
+    namespaces = _namespaces(objects, namespace_paths)
+    results = []
+    for obj in objects:
+        ns = namespaces.get(ObjectInfo.of(obj).namespace)
+        results.extend(policies.evaluate(obj, ns))
+    return results
+
+
+@policy.command("apply")
+@click.option(
+    "-p",
+    "--policy",
+    "policy_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Policy file or directory (repeatable).",
+)
+@click.option(
+    "-r",
+    "--resource",
+    "manifest_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Manifest file or directory (repeatable).",
+)
+@click.option(
+    "-n",
+    "--namespaces",
+    "namespace_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML with Namespace objects for namespaceObject (repeatable).",
+)
+def apply_cmd(
+    policy_paths: tuple[Path, ...], manifest_paths: tuple[Path, ...], namespace_paths: tuple[Path, ...]
+) -> None:
+    """Evaluate POLICIES on MANIFESTS; exit 1 if a Deny policy fails or errors."""
+    try:
+        results = apply_policies(policy_paths, manifest_paths, namespace_paths)
+    except PolicyError as exc:
+        _fail_usage(exc)
+    for r in results:
+        click.echo(apply_line(r))
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip")}
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if any(r.status in ("fail", "error") and "Deny" in r.actions for r in results):
+        raise SystemExit(1)

@@ -1,0 +1,268 @@
+"""Run `kyverno test` folders (cli.kyverno.io/v1alpha1 Test files) with the offline engine.
+
+Follows cmd/cli/kubectl-kyverno/commands/test: results are matched by policy name and
+resource name (or namespace/name); `kind` is not used for matching, and the autogen
+copies share the policy name, so a Deployment row is served by the "defaults" copy.
+Resources are loaded like the CLI does: integers become doubles and namespaced
+objects without a namespace are put in `default`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import PolicySet, resource_id
+from .load import _Ctx, _list, _map, _str, _strs, load_policy_objects, read_yaml_documents
+from .match import ObjectInfo
+from .model import PolicyError, PolicyResult
+
+TEST_API = "cli.kyverno.io/v1alpha1"
+TEST_FIELDS = {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "policies",
+    "resources",
+    "jsonPayloads",
+    "targetResources",
+    "variables",
+    "paramResources",
+    "userinfo",
+    "results",
+    "values",
+    "exceptions",
+    "context",
+    "clusterResources",
+    "apiCallResponses",
+    "globalContextEntries",
+    "checks",
+}
+RESULT_FIELDS = {
+    "policy",
+    "rule",
+    "result",
+    "status",
+    "kind",
+    "resources",
+    "resourceSpecs",
+    "namespace",
+    "isValidatingPolicy",
+    "isValidatingAdmissionPolicy",
+    "isMutatingPolicy",
+    "isMutatingAdmissionPolicy",
+    "isGeneratingPolicy",
+    "isImageValidatingPolicy",
+    "isDeletingPolicy",
+    "isNamespacedValidatingPolicy",
+    "patchedResources",
+    "patchedResource",
+    "generatedResource",
+    "cloneSourceResource",
+    "operation",
+}
+VALUES_FIELDS = {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "globalValues",
+    "policies",
+    "namespaceSelector",
+    "namespaces",
+    "subresources",
+}
+# Fields we parse but cannot honour offline: a test that uses them is reported, not silently passed.
+UNSUPPORTED = (
+    "jsonPayloads",
+    "targetResources",
+    "paramResources",
+    "exceptions",
+    "context",
+    "clusterResources",
+    "apiCallResponses",
+    "globalContextEntries",
+)
+OTHER_KINDS = (
+    "isMutatingPolicy",
+    "isMutatingAdmissionPolicy",
+    "isGeneratingPolicy",
+    "isImageValidatingPolicy",
+    "isDeletingPolicy",
+    "isValidatingAdmissionPolicy",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    policy: str
+    rule: str
+    resource: str
+    ok: bool
+    reason: str
+
+
+@dataclass
+class TestOutcome:
+    path: Path
+    name: str
+    rows: list[Row]
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.rows)
+
+
+def find_test_files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            found.extend(sorted(p.rglob("kyverno-test.yaml")))
+        else:
+            raise PolicyError(f"{p}: no such file or directory")
+    return found
+
+
+def _relative(base: Path, ctx: _Ctx, value: Any, field: str) -> list[Path]:
+    return [base / s for s in _strs(ctx, value, field)]
+
+
+def _load_resources(ctx: _Ctx, files: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for f in files:
+        for doc in read_yaml_documents(f):
+            if not doc.get("kind") or not doc.get("apiVersion"):
+                raise ctx.fail(f"resources: {f}", "a resource needs apiVersion and kind")
+            info = ObjectInfo.of(doc)
+            if info.namespaced and not info.namespace:
+                doc = {**doc, "metadata": {**(doc.get("metadata") or {}), "namespace": "default"}}
+            out.append(doc)
+    return out
+
+
+def _load_namespaces(ctx: _Ctx, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Namespace objects for `namespaceObject` (values `namespaces:`), plus label-only
+    entries from `namespaceSelector:` ({name, labels})."""
+    namespaces: dict[str, dict[str, Any]] = {}
+    for i, ns in enumerate(_list(ctx, values.get("namespaces"), "values.namespaces")):
+        name = ((ns or {}).get("metadata") or {}).get("name")
+        if not isinstance(name, str):
+            raise ctx.fail(f"values.namespaces[{i}].metadata.name", "required field is missing")
+        namespaces[name] = ns
+    for i, sel in enumerate(_list(ctx, values.get("namespaceSelector"), "values.namespaceSelector")):
+        item = _map(ctx, sel, f"values.namespaceSelector[{i}]", {"name", "labels"})
+        name = _str(ctx, item.get("name"), f"values.namespaceSelector[{i}].name", True)
+        ns = namespaces.setdefault(
+            name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        )
+        ns["metadata"].setdefault("labels", {}).update(item.get("labels") or {})
+    return namespaces
+
+
+def _values(ctx: _Ctx, base: Path, test: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if test.get("variables"):
+        path = base / _str(ctx, test["variables"], "variables")
+        docs = read_yaml_documents(path)
+        if len(docs) != 1:
+            raise ctx.fail("variables", f"{path}: expected exactly one values document")
+        values.update(_map(_Ctx(str(path)), docs[0], "<values>", VALUES_FIELDS))
+    if test.get("values"):
+        values.update(_map(ctx, test["values"], "values", VALUES_FIELDS))
+    return values
+
+
+class _Evaluations:
+    """Engine results per (resource index, operation), computed on first use."""
+
+    def __init__(
+        self, policies: PolicySet, resources: list[dict[str, Any]], namespaces: dict[str, dict[str, Any]]
+    ) -> None:
+        self.policies, self.resources, self.namespaces = policies, resources, namespaces
+        self.cache: dict[tuple[int, str], list[PolicyResult]] = {}
+
+    def results(self, index: int, operation: str) -> list[PolicyResult]:
+        key = (index, operation)
+        if key not in self.cache:
+            obj = self.resources[index]
+            ns = self.namespaces.get(ObjectInfo.of(obj).namespace)
+            self.cache[key] = self.policies.evaluate(obj, ns, operation)
+        return self.cache[key]
+
+
+def _resource_indexes(resources: list[dict[str, Any]], ref: str) -> list[int]:
+    ns, _, name = ref.rpartition("/")
+    out = []
+    for i, obj in enumerate(resources):
+        meta = obj.get("metadata") or {}
+        if meta.get("name") == name and (not ns or meta.get("namespace") == ns):
+            out.append(i)
+    return out
+
+
+def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> list[tuple[str, str, bool, str]]:
+    """(policy, resource id, ok, reason) for every resource named by one result row."""
+    p = f"results[{idx}]"
+    item = _map(ctx, row, p, RESULT_FIELDS)
+    policy = _str(ctx, item.get("policy"), f"{p}.policy", True).rpartition("/")[2]
+    want = _str(ctx, item.get("result") or item.get("status"), f"{p}.result", True)
+    if want not in {"pass", "fail", "warn", "error", "skip"}:
+        raise ctx.fail(f"{p}.result", f"unknown result {want!r}")
+    operation = _str(ctx, item.get("operation"), f"{p}.operation") or "CREATE"
+    other = [k for k in OTHER_KINDS if item.get(k)]
+    out = []
+    for ref in _strs(ctx, item.get("resources"), f"{p}.resources"):
+        if other:
+            out.append((policy, ref, False, f"{other[0]} is not supported offline"))
+            continue
+        indexes = _resource_indexes(evals.resources, ref)
+        if not indexes:
+            out.append((policy, ref, False, "Not found"))
+        for i in indexes:
+            out.append((policy, *_compare(evals, i, policy, want, operation)))
+    if item.get("resourceSpecs"):
+        out.append((policy, "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
+    return out
+
+
+def _compare(
+    evals: _Evaluations, index: int, policy: str, want: str, operation: str
+) -> tuple[str, bool, str]:
+    rid = resource_id(evals.resources[index])
+    got = [r for r in evals.results(index, operation) if r.policy == policy]
+    if not got:
+        return (rid, True, "Excluded") if want == "skip" else (rid, False, "Not found")
+    statuses = {r.status for r in got}
+    if statuses == {want}:
+        return rid, True, "Ok"
+    bad = next(r for r in got if r.status != want)
+    detail = f": {bad.message}" if bad.message and bad.status in ("fail", "error") else ""
+    return rid, False, f"Want {want}, got {bad.status}{detail}"
+
+
+def run_test_file(path: Path) -> TestOutcome:
+    """Run one Test file. PolicyError for user mistakes (missing file, bad YAML, bad CEL)."""
+    ctx = _Ctx(str(path))
+    docs = read_yaml_documents(path)
+    if len(docs) != 1:
+        raise ctx.fail("<document>", "expected exactly one Test document")
+    test = _map(ctx, docs[0], "<document>", TEST_FIELDS)
+    if test.get("apiVersion") != TEST_API or test.get("kind") != "Test":
+        raise ctx.fail("apiVersion/kind", f"expected {TEST_API} Test")
+    used = [f for f in UNSUPPORTED if test.get(f)]
+    if used:
+        raise ctx.fail(used[0], "is not supported by the offline engine")
+    base = path.parent
+    policy_files = _relative(base, ctx, test.get("policies"), "policies")
+    policies = PolicySet(load_policy_objects(policy_files), numbers_as_float=True)
+    resources = _load_resources(ctx, _relative(base, ctx, test.get("resources"), "resources"))
+    evals = _Evaluations(policies, resources, _load_namespaces(ctx, _values(ctx, base, test)))
+    rows: list[Row] = []
+    for idx, row in enumerate(_list(ctx, test.get("results"), "results")):
+        for policy, rid, ok, reason in _check(ctx, row, idx, evals):
+            rows.append(Row(len(rows) + 1, policy, "", rid, ok, reason))
+    name = str(((test.get("metadata") or {}).get("name")) or path.parent.name)
+    return TestOutcome(path, name, rows)
