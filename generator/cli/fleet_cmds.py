@@ -1,0 +1,113 @@
+"""Fleet repo commands: init, deploy, stop, rollback, list, history, diff."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import click
+
+from .. import actions
+from .common import author_of, author_option, open_fleet, repo_option, tenant_option
+
+
+@click.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--cluster", default="local", show_default=True, help="Name of the cluster folder under clusters/.")
+@author_option
+def init(path: Path, cluster: str, author: str | None) -> None:
+    """Create a fleet repo at PATH."""
+    fleet = actions.init(path, cluster, author_of(author))
+    click.echo(f"created fleet repo {fleet.path} (cluster {cluster})")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--review", is_flag=True, help="Commit to a review branch and print a review summary.")
+@repo_option
+@author_option
+@tenant_option
+def deploy(spec: Path, review: bool, repo: Path, author: str | None, acting_tenant: str | None) -> None:
+    """Validate, render, preflight and commit the strategy in SPEC."""
+    fleet = open_fleet(repo)
+    strategy = actions.load_strategy(fleet, spec)
+    outcome = actions.deploy(fleet, strategy, author_of(author), review, acting_tenant)
+    _print_outcome(outcome)
+
+
+@click.command()
+@click.argument("strategy")
+@repo_option
+@author_option
+@tenant_option
+def stop(strategy: str, repo: Path, author: str | None, acting_tenant: str | None) -> None:
+    """Remove STRATEGY (tenant/name) from the fleet."""
+    _print_outcome(actions.stop(open_fleet(repo), strategy, author_of(author), acting_tenant))
+
+
+@click.command()
+@click.argument("strategy")
+@click.option("--to", "to", default=None, help="Restore the strategy as of this revision instead.")
+@repo_option
+@author_option
+@tenant_option
+def rollback(strategy: str, to: str | None, repo: Path, author: str | None, acting_tenant: str | None) -> None:
+    """Revert STRATEGY's last change (or restore it as of --to REV)."""
+    _print_outcome(actions.rollback(open_fleet(repo), strategy, author_of(author), to, acting_tenant))
+
+
+@click.command(name="list")
+@click.option("--tenant", default=None, help="Only this tenant's strategies.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@repo_option
+def list_(tenant: str | None, as_json: bool, repo: Path) -> None:
+    """List the strategies in the fleet."""
+    rows = actions.list_strategies(open_fleet(repo), tenant)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        res = row["resources"]
+        click.echo(f"{row['tenant']}/{row['name']}\t{row['class']}\tcpu={res.get('cpu')} "
+                   f"memory={res.get('memory')}\t{','.join(row['subscriptions'])}")
+    if not rows:
+        click.echo("no strategies deployed")
+
+
+@click.command()
+@click.argument("strategy")
+@click.option("-n", "limit", default=20, show_default=True, help="At most this many changes.")
+@repo_option
+def history(strategy: str, limit: int, repo: Path) -> None:
+    """The changes of STRATEGY, newest first (git log of its folder)."""
+    for change in actions.history(open_fleet(repo), strategy, limit):
+        when = datetime.datetime.fromtimestamp(change.date, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        digest = change.trailers.get("Spec-Digest", "")[7:19]
+        click.echo(f"{change.sha[:12]}  {when}  {change.author:<20}  {change.subject}  {digest}")
+
+
+@click.command()
+@click.argument("rev1", default="HEAD~1")
+@click.argument("rev2", default="HEAD")
+@repo_option
+def diff(rev1: str, rev2: str, repo: Path) -> None:
+    """Difference in rendered Kubernetes objects between two fleet revisions."""
+    changes = actions.diff(open_fleet(repo), rev1, rev2)
+    for change in changes:
+        click.echo(change.text, nl=False)
+    click.echo(f"{len(changes)} object(s) differ", err=True)
+
+
+def _print_outcome(outcome: actions.Outcome) -> None:
+    for warning in outcome.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    if outcome.commit is None:
+        click.echo(outcome.message)
+    else:
+        click.echo(f"{outcome.message}: committed {outcome.commit[:12]} on {outcome.branch}")
+    if outcome.summary:
+        click.echo(outcome.summary)
+
+
+COMMANDS = [init, deploy, stop, rollback, list_, history, diff]

@@ -1,0 +1,59 @@
+"""The real helm binary, driven through pyhelm3: `helm template` and `helm lint`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyhelm3
+import pyhelm3.errors
+
+from .assets import PACKAGE_DIR
+from .errors import Problem, UserError
+
+_LOCAL_HELM = PACKAGE_DIR.parent / ".tools" / "helm"
+
+
+@cache
+def helm_executable() -> str:
+    """$STRATOPS_HELM, else `helm` on PATH, else the one `make tools` extracted."""
+    for candidate in (os.environ.get("STRATOPS_HELM"), shutil.which("helm"), str(_LOCAL_HELM)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise UserError("no helm binary found", [Problem("helm", "not on PATH and not in .tools/",
+                                                     "run `make tools` or install helm v3.8+")])
+
+
+class HelmError(UserError):
+    """helm refused the chart or the values."""
+
+
+def template(chart_dir: Path, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Render the chart like helm-controller does; values go in on stdin as JSON."""
+    command = pyhelm3.Command(executable=helm_executable())
+    try:
+        docs = asyncio.run(command.template(release, chart_dir, values, namespace=namespace))
+        return [d for d in docs if d]
+    except pyhelm3.errors.Error as exc:
+        raise HelmError(f"helm template failed for {namespace}/{release}",
+                        [Problem(str(chart_dir), _helm_message(exc))]) from None
+
+
+def lint(chart_dir: Path, values_file: Path | None = None) -> str:
+    args = [helm_executable(), "lint", "--strict", str(chart_dir)]
+    if values_file:
+        args += ["--values", str(values_file)]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HelmError("helm lint failed", [Problem(str(chart_dir), (result.stdout + result.stderr).strip())])
+    return result.stdout
+
+
+def _helm_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.removeprefix("Error: ").replace("\n", " ")
