@@ -1,6 +1,6 @@
 """Run a strategy over recorded data in-process, without ZeroMQ: for unit tests and quick checks.
 
-    signals = replay(MyStrategy, load_records(sample_path()), params={...}, subscriptions=["bars"])
+signals = replay(MyStrategy, load_records(sample_path()), params={...}, subscriptions=["bars"])
 """
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ class _Context:
         """Nothing to persist in a replay."""
 
 
-def replay(cls: type[Strategy], records: Iterable[dict[str, Any]], params: dict[str, Any] | None = None,
-           subscriptions: Iterable[str] = ("trades", "quotes", "bars"),
-           state: dict[str, Any] | None = None) -> list[Signal]:
+def replay(
+    cls: type[Strategy],
+    records: Iterable[dict[str, Any]],
+    params: dict[str, Any] | None = None,
+    subscriptions: Iterable[str] = ("trades", "quotes", "bars"),
+    state: dict[str, Any] | None = None,
+) -> list[Signal]:
     strategy, ctx = cls(), _Context()
     strategy.params, strategy.state = dict(params or {}), state if state is not None else {}
     strategy.log, strategy._ctx = logging.getLogger("strategy.replay"), ctx
