@@ -9,6 +9,7 @@ are evaluated, each at most once per object.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ def referenced_variables(expression: str) -> set[str]:
     return {a or b for a, b in _VAR_REF.findall(expression)}
 
 
+_BIND_PREFIX = "stratops_var_"
+
+
+def _substitute(expression: str) -> str:
+    return _VAR_REF.sub(lambda m: _BIND_PREFIX + (m.group(1) or m.group(2)), expression)
+
+
 class _EvalError(Exception):
     """A CEL runtime error while evaluating one expression (message already clean)."""
 
@@ -40,6 +48,10 @@ class CompiledPolicy:
     programs: dict[str, Any] = field(default_factory=dict)
     var_order: list[str] = field(default_factory=list)
     var_deps: dict[str, list[str]] = field(default_factory=dict)  # transitive, in declaration order
+    # Fast path: the same expression with its variables inlined through cel.bind, so it runs on
+    # the one activation shared by every policy for an object (converting an object to CEL
+    # values dominates the cost; an activation caches the conversion).
+    inlined: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, policy: Policy) -> CompiledPolicy:
@@ -47,7 +59,22 @@ class CompiledPolicy:
         for path, expr in _expressions(policy):
             cp._compile(path, expr)
         cp._resolve_variables()
+        for _path, expr in _expressions(policy):
+            cp._inline(expr)
         return cp
+
+    def _inline(self, expression: str) -> None:
+        needed = self.needed(expression)
+        if not needed:
+            self.inlined[expression] = self.programs[expression]
+            return
+        exprs = {v.name: v.expression for v in self.policy.variables}
+        text = _substitute(expression)
+        for name in reversed(needed):
+            text = f"cel.bind({_BIND_PREFIX}{name}, ({_substitute(exprs[name])}), {text})"
+        # On failure (e.g. "variables.x" inside a string literal) only the exact path is used.
+        with contextlib.suppress(CelCompileError):
+            self.inlined[expression] = compile_expression(text)
 
     def _compile(self, path: str, expression: str) -> None:
         try:
@@ -99,14 +126,27 @@ def _expressions(policy: Policy) -> Iterator[tuple[str, str]]:
 class _Run:
     """State of one policy on one object: the CEL inputs and the variables computed so far."""
 
-    def __init__(self, cp: CompiledPolicy, data: dict[str, Any]) -> None:
+    def __init__(self, cp: CompiledPolicy, data: dict[str, Any], shared: Any = None) -> None:
         self.cp = cp
         self.data = dict(data)
         self.variables: dict[str, Any] = {}
         self.data["variables"] = self.variables
         self.activation: Any = None
+        self.shared = shared
 
     def value(self, expression: str) -> Any:
+        """Fast path on the shared activation; on any error, the exact path explains it."""
+        program = self.cp.inlined.get(expression)
+        if program is not None and self.shared is not None:
+            result = program.eval(self.shared)
+            if result.type() != cel.Type.ERROR:
+                try:
+                    return result.plain_value()
+                except Exception:  # fall through: the exact path produces the message
+                    pass
+        return self.exact(expression)
+
+    def exact(self, expression: str) -> Any:
         self._ensure_variables(expression)
         if self.activation is None:
             self.activation = _env_activation(self.data)
@@ -124,7 +164,7 @@ class _Run:
                 continue
             var = next(v for v in self.cp.policy.variables if v.name == name)
             try:
-                value = self.value(var.expression)
+                value = self.exact(var.expression)
             except _EvalError as exc:
                 raise _EvalError(f"variable {name!r}: {exc}") from None
             self.variables[name] = value
@@ -254,13 +294,15 @@ class PolicySet:
         info = ObjectInfo.of(obj)
         old = None  # offline there is no stored object; UPDATE sees oldObject null
         data: dict[str, Any] | None = None
+        shared: Any = None
         results = []
         for cp in self.compiled:
             if not matches(cp.policy.match_constraints, obj, info, namespace, operation):
                 continue
             if data is None:
                 data = self._inputs(obj, info, namespace, operation, old)
-            status, message = _validate(_Run(cp, data))
+                shared = _env_activation({**data, "variables": {}})
+            status, message = _validate(_Run(cp, data, shared))
             results.append(
                 PolicyResult(cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions)
             )
