@@ -7,7 +7,7 @@ from pathlib import Path
 import policy_objects as o
 import pytest
 from click.testing import CliRunner
-from policy_helpers import POLICIES, PODS_RULE
+from policy_helpers import PODS_RULE, POLICIES
 
 from generator.policy import PolicyResult, load_policies
 from generator.policy.commands import policy
@@ -44,14 +44,20 @@ def test_realistic_objects_pass_and_bad_one_is_named():
 def test_message_expression_message_and_default(write_policy):
     body = "validations:\n  - expression: 'false'\n    messageExpression: \"'pod ' + object.metadata.name\"\n"
     assert one(write_policy, body).message == "pod momentum-btc"
-    body = "validations:\n  - expression: 'false'\n    message: static\n    messageExpression: \"1/0 == 1 ? 'x' : ''\"\n"
+    body = (
+        "validations:\n  - expression: 'false'\n    message: static\n"
+        "    messageExpression: \"1/0 == 1 ? 'x' : ''\"\n"
+    )
     assert one(write_policy, body).message == "static"  # failing messageExpression falls back
     body = "validations:\n  - expression: 'true'\n  - expression: 'false'\n"
     assert one(write_policy, body).message == "CEL expression validation failed at index 1"
 
 
 def test_first_failing_validation_wins(write_policy):
-    body = "validations:\n  - {expression: 'false', message: first}\n  - {expression: 'false', message: second}\n"
+    body = (
+        "validations:\n  - {expression: 'false', message: first}\n"
+        "  - {expression: 'false', message: second}\n"
+    )
     assert one(write_policy, body).message == "first"
 
 
@@ -105,7 +111,8 @@ def test_cluster_functions_are_reported_offline(write_policy, call):
 
 def test_variables_are_lazy(write_policy):
     body = (
-        "variables:\n  - {name: broken, expression: 'object.nope'}\n  - {name: name, expression: object.metadata.name}\n"
+        "variables:\n  - {name: broken, expression: 'object.nope'}\n"
+        "  - {name: name, expression: object.metadata.name}\n"
         "validations:\n  - {expression: \"variables.name == 'other'\", message: first}\n"
         "  - expression: variables.broken == 1\n"
     )
