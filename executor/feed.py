@@ -206,19 +206,29 @@ def make_pub_socket(ctx: zmq.Context[Any], endpoint: str, connect: bool, sndhwm:
     return sock
 
 
-def run_proxy(frontend: str, backend: str, ctx: zmq.Context[Any] | None = None) -> None:
-    """XSUB (publishers connect to ``frontend``) <-> XPUB (executors connect to ``backend``)."""
+def run_proxy(
+    frontend: str, backend: str, ctx: zmq.Context[Any] | None = None, control: str | None = None
+) -> None:
+    """XSUB (publishers connect to ``frontend``) <-> XPUB (executors connect to ``backend``).
+
+    With ``control`` (a PAIR endpoint bound here), sending ``TERMINATE`` there stops the proxy.
+    """
     ctx = ctx or zmq.Context.instance()
     xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    ctl = None
+    if control:
+        ctl = ctx.socket(zmq.PAIR)
+        ctl.bind(control)
     xsub.setsockopt(zmq.RCVHWM, 100_000)
     xpub.setsockopt(zmq.SNDHWM, 100_000)
     xsub.bind(frontend)
     xpub.bind(backend)
     log.info("proxy running", extra={"fields": {"frontend": frontend, "backend": backend}})
     try:
-        zmq.proxy(xsub, xpub)
+        zmq.proxy_steerable(xsub, xpub, None, ctl) if ctl is not None else zmq.proxy(xsub, xpub)
     except zmq.ContextTerminated:
         pass
     finally:
-        xsub.close(linger=0)
-        xpub.close(linger=0)
+        for sock in (xsub, xpub, ctl):
+            if sock is not None:
+                sock.close(linger=0)

@@ -46,29 +46,64 @@ def _second(rng: random.Random, sym: str, mid: float, drift: float, t0: int) -> 
         mid *= math.exp(drift / 3 + rng.gauss(0, vol / math.sqrt(3)))
         half = max(1, int(spread_ticks * rng.uniform(0.5, 1.5))) * tick / 2
         bid_sz, ask_sz = (_round(size * rng.lognormvariate(1.0, 0.7), size / 100) for _ in range(2))
-        out.append({"type": "quote", "symbol": sym, "ts": t0 + rng.randrange(10**9), "bid": _round(mid - half, tick),
-                    "bid_size": bid_sz, "ask": _round(mid + half, tick), "ask_size": ask_sz})
+        out.append(
+            {
+                "type": "quote",
+                "symbol": sym,
+                "ts": t0 + rng.randrange(10**9),
+                "bid": _round(mid - half, tick),
+                "bid_size": bid_sz,
+                "ask": _round(mid + half, tick),
+                "ask_size": ask_sz,
+            }
+        )
     for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 6, 8))):  # trades, bursty
         side = "buy" if rng.random() < 0.5 + drift * 400 else "sell"
         px = mid + (1 if side == "buy" else -1) * spread_ticks * tick / 2 + rng.gauss(0, vol * mid / 4)
-        out.append({"type": "trade", "symbol": sym, "ts": t0 + rng.randrange(10**9), "price": _round(px, tick),
-                    "size": _round(size * rng.lognormvariate(0, 1.0), size / 100), "side": side,
-                    "id": f"{sym[:3]}{t0 // 10**6 % 10**7:07d}{rng.randrange(10**4):04d}"})
+        out.append(
+            {
+                "type": "trade",
+                "symbol": sym,
+                "ts": t0 + rng.randrange(10**9),
+                "price": _round(px, tick),
+                "size": _round(size * rng.lognormvariate(0, 1.0), size / 100),
+                "side": side,
+                "id": f"{sym[:3]}{t0 // 10**6 % 10**7:07d}{rng.randrange(10**4):04d}",
+            }
+        )
     out.sort(key=lambda r: r["ts"])
     return mid, out
 
 
 def _bar(sym: str, interval: str, close_ts: int, trades: list[dict], last: float, tick: float) -> dict:
     prices = [t["price"] for t in trades] or [last]
-    return {"type": "bar", "symbol": sym, "ts": close_ts, "interval": interval, "open": prices[0],
-            "high": max(prices), "low": min(prices), "close": prices[-1],
-            "volume": round(sum(t["size"] for t in trades), 6), "trades": len(trades)}
+    return {
+        "type": "bar",
+        "symbol": sym,
+        "ts": close_ts,
+        "interval": interval,
+        "open": prices[0],
+        "high": max(prices),
+        "low": min(prices),
+        "close": prices[-1],
+        "volume": round(sum(t["size"] for t in trades), 6),
+        "trades": len(trades),
+    }
 
 
 def _minute_bar(sym: str, close_ts: int, bars: list[dict]) -> dict:
-    return {"type": "bar", "symbol": sym, "ts": close_ts, "interval": "1m", "open": bars[0]["open"],
-            "high": max(b["high"] for b in bars), "low": min(b["low"] for b in bars), "close": bars[-1]["close"],
-            "volume": round(sum(b["volume"] for b in bars), 6), "trades": sum(b["trades"] for b in bars)}
+    return {
+        "type": "bar",
+        "symbol": sym,
+        "ts": close_ts,
+        "interval": "1m",
+        "open": bars[0]["open"],
+        "high": max(b["high"] for b in bars),
+        "low": min(b["low"] for b in bars),
+        "close": bars[-1]["close"],
+        "volume": round(sum(b["volume"] for b in bars), 6),
+        "trades": sum(b["trades"] for b in bars),
+    }
 
 
 def generate(seconds: int, seed: int = 20240102) -> list[dict]:

@@ -32,6 +32,12 @@ class MovingAverageCrossover(Strategy):
         if first:
             return  # no crossover yet, just the starting regime
         gap = abs(fast_ma - slow_ma) / slow_ma
-        self.emit(Signal(bar.symbol, side, strength=min(1.0, gap * 1e3),
-                         reason=f"SMA{self.fast} {'above' if side == 'buy' else 'below'} SMA{self.slow}",
-                         meta={"fast_ma": round(fast_ma, 6), "slow_ma": round(slow_ma, 6)}))
+        self.emit(
+            Signal(
+                bar.symbol,
+                side,
+                strength=min(1.0, gap * 1e3),
+                reason=f"SMA{self.fast} {'above' if side == 'buy' else 'below'} SMA{self.slow}",
+                meta={"fast_ma": round(fast_ma, 6), "slow_ma": round(slow_ma, 6)},
+            )
+        )

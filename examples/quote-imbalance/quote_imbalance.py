@@ -40,6 +40,12 @@ class QuoteImbalanceReversion(Strategy):
             return
         self.last_signal[q.symbol] = q.exchange_ts
         self.state["signals"] = self.state.get("signals", 0) + 1
-        self.emit(Signal(q.symbol, side, strength=min(1.0, abs(z) / (2 * self.z_entry)),
-                         reason=f"mid z={z:+.2f}, imbalance={imbalance:+.2f}",
-                         meta={"z": round(z, 3), "imbalance": round(imbalance, 3), "mean": mean}))
+        self.emit(
+            Signal(
+                q.symbol,
+                side,
+                strength=min(1.0, abs(z) / (2 * self.z_entry)),
+                reason=f"mid z={z:+.2f}, imbalance={imbalance:+.2f}",
+                meta={"z": round(z, 3), "imbalance": round(imbalance, 3), "mean": mean},
+            )
+        )

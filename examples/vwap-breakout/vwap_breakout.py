@@ -43,6 +43,13 @@ class VwapBreakout(Strategy):
         if t.exchange_ts - self.last_signal.get(t.symbol, 0) < self.cooldown_ns:
             return
         self.last_signal[t.symbol] = t.exchange_ts
-        self.emit(Signal(t.symbol, side, strength=min(1.0, abs(dev) / (4 * self.threshold)), size=self.size,
-                         reason=f"trade {dev * 1e4:+.1f} bps from {self.window_ns // 10**9}s VWAP",
-                         meta={"vwap": round(vwap, 6), "price": t.price}))
+        self.emit(
+            Signal(
+                t.symbol,
+                side,
+                strength=min(1.0, abs(dev) / (4 * self.threshold)),
+                size=self.size,
+                reason=f"trade {dev * 1e4:+.1f} bps from {self.window_ns // 10**9}s VWAP",
+                meta={"vwap": round(vwap, 6), "price": t.price},
+            )
+        )

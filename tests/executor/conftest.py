@@ -95,8 +95,12 @@ class Executor:
         return out
 
     def wait_ready(self, timeout: float = 15.0) -> None:
-        wait_for(lambda: self.get("/readyz")[0] == 200 or self.proc.poll() is not None, timeout, what="readyz")
-        assert self.proc.poll() is None, f"executor exited {self.proc.returncode}: {self.log_path.read_text()}"
+        wait_for(
+            lambda: self.get("/readyz")[0] == 200 or self.proc.poll() is not None, timeout, what="readyz"
+        )
+        assert self.proc.poll() is None, (
+            f"executor exited {self.proc.returncode}: {self.log_path.read_text()}"
+        )
 
     def stop(self, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
@@ -111,20 +115,33 @@ class Env:
     sink_endpoint: str
     executors: list[Executor] = field(default_factory=list)
 
-    def start(self, name: str, file: str, cls: str, subscriptions: list[str], params: dict[str, Any] | None = None,
-              limits: dict[str, Any] | None = None, sandbox: Limits | None = None, code_dir: Path = STRATEGIES,
-              extra_env: dict[str, str] | None = None) -> Executor:
+    def start(
+        self,
+        name: str,
+        file: str,
+        cls: str,
+        subscriptions: list[str],
+        params: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
+        sandbox: Limits | None = None,
+        code_dir: Path = STRATEGIES,
+        extra_env: dict[str, str] | None = None,
+    ) -> Executor:
         work = self.root / name
         state = work / "state"
         state.mkdir(parents=True, exist_ok=True)
         port = free_port()
         cfg = {
-            "apiVersion": "stratops.io/v1", "kind": "ExecutorConfig",
+            "apiVersion": "stratops.io/v1",
+            "kind": "ExecutorConfig",
             "strategy": {"name": name, "tenant": "test"},
             "code": {"dir": str(code_dir), "file": file, "class": cls},
-            "subscriptions": subscriptions, "params": params or {},
-            "feed": {"endpoint": self.feed_endpoint}, "sink": {"endpoint": self.sink_endpoint},
-            "http": {"port": port, "host": "127.0.0.1"}, "stateDir": str(state),
+            "subscriptions": subscriptions,
+            "params": params or {},
+            "feed": {"endpoint": self.feed_endpoint},
+            "sink": {"endpoint": self.sink_endpoint},
+            "http": {"port": port, "host": "127.0.0.1"},
+            "stateDir": str(state),
             "limits": {"handlerTimeoutSeconds": 5, "maxConsecutiveErrors": 5, **(limits or {})},
         }
         cfg_path = work / "executor.json"
@@ -132,11 +149,18 @@ class Env:
         log_path = work / "stderr.log"
         env = (sandbox or Limits()).env()
         env["PYTHONPATH"] = str(REPO)
+        (work / "tmp").mkdir(exist_ok=True)
+        env["TMPDIR"] = str(work / "tmp")  # locally /tmp is shared, so each executor gets its own scratch dir
         env.update(extra_env or {})
         with open(log_path, "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "executor", "--config", str(cfg_path)], cwd=work,
-                                    stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                    preexec_fn=sandbox.preexec_fn() if sandbox else None)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "executor", "--config", str(cfg_path)],
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+                preexec_fn=sandbox.preexec_fn() if sandbox else None,
+            )
         ex = Executor(proc, port, state, log_path, cfg)
         self.executors.append(ex)
         return ex
@@ -146,7 +170,8 @@ class Env:
 def short_tmp() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="sx-", dir="/tmp"))
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("KEEP_TMP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import zmq
 from conftest import STRATEGIES, Env, wait_for
+
 from executor import wire
 from executor.feed import Publisher
 
@@ -17,13 +18,22 @@ TOPIC = b"trades.BTC-USD"
 
 
 def trade(i: int, symbol: str = "BTC-USD") -> dict[str, Any]:
-    return {"symbol": symbol, "ts": time.time_ns(), "price": 100.0 + i, "size": 1.0, "side": "buy", "id": str(i)}
+    return {
+        "symbol": symbol,
+        "ts": time.time_ns(),
+        "price": 100.0 + i,
+        "size": 1.0,
+        "side": "buy",
+        "id": str(i),
+    }
 
 
 def started(env: Env, publisher: Publisher, subs: list[str], **kw: Any):
     from conftest import sync_feed
 
-    ex = env.start(kw.pop("name", "counter"), kw.pop("file", "basic.py"), kw.pop("cls", "Counter"), subs, **kw)
+    ex = env.start(
+        kw.pop("name", "counter"), kw.pop("file", "basic.py"), kw.pop("cls", "Counter"), subs, **kw
+    )
     ex.wait_ready()
     sync_feed(publisher, [ex], [TOPIC])
     return ex
@@ -39,7 +49,10 @@ def test_probes_signals_and_exact_topics(env: Env, publisher: Publisher, sink: l
     m = ex.metrics()
     assert m["stratops_executor_events_total"] == 50
     assert m["stratops_executor_filtered_total"] == 50  # BTC-USDT passed the prefix filter, then was dropped
-    assert m["stratops_executor_handler_seconds_count"] >= 50 and m["stratops_executor_feed_lag_seconds_count"] == 50
+    assert (
+        m["stratops_executor_handler_seconds_count"] >= 50
+        and m["stratops_executor_feed_lag_seconds_count"] == 50
+    )
     sig = sink[0]
     assert (sig["strategy"], sig["tenant"], sig["side"]) == ("counter", "test", "buy")
     assert sig["ts"] >= sig["event_receive_ts"] >= sig["event_ts"] > 0 and sig["signal_seq"] == 1
@@ -93,8 +106,9 @@ def test_sequence_gap_is_counted_and_logged(env: Env, publisher: Publisher, sink
     assert gaps and gaps[0]["missed"] == 3 and gaps[0]["topic"] == "trades.BTC-USD"
 
 
-def test_feed_restart_is_detected_and_stream_resumes(env: Env, publisher: Publisher, zctx: zmq.Context,
-                                                     sink: list) -> None:
+def test_feed_restart_is_detected_and_stream_resumes(
+    env: Env, publisher: Publisher, zctx: zmq.Context, sink: list
+) -> None:
     ex = started(env, publisher, ["trades"], params={"emit": False})
     publisher.publish(TOPIC, wire.TRADE, trade(1))
     wait_for(lambda: ex.metric("events_total") == 1, what="first event")
@@ -102,8 +116,11 @@ def test_feed_restart_is_detected_and_stream_resumes(env: Env, publisher: Publis
     sock = zctx.socket(zmq.PUB)
     sock.bind(env.feed_endpoint)  # ... and comes back with a new session and seq 1
     restarted = Publisher(sock, heartbeat=0.05)
-    wait_for(lambda: restarted.send_heartbeats([TOPIC], force=True) and ex.metric("feed_sessions_total") == 2,
-             interval=0.05, what="new feed session")
+    wait_for(
+        lambda: restarted.send_heartbeats([TOPIC], force=True) and ex.metric("feed_sessions_total") == 2,
+        interval=0.05,
+        what="new feed session",
+    )
     for i in range(5):
         restarted.publish(TOPIC, wire.TRADE, trade(i))
     wait_for(lambda: ex.metric("events_total") == 6, what="events after restart")
@@ -118,8 +135,15 @@ def test_timer(env: Env, publisher: Publisher, sink: list) -> None:
 
 
 def test_raising_strategy_is_marked_failed(env: Env, publisher: Publisher, sink: list) -> None:
-    ex = started(env, publisher, ["trades"], name="raiser", file="bad.py", cls="Raiser",
-                 limits={"maxConsecutiveErrors": 3})
+    ex = started(
+        env,
+        publisher,
+        ["trades"],
+        name="raiser",
+        file="bad.py",
+        cls="Raiser",
+        limits={"maxConsecutiveErrors": 3},
+    )
     for i in range(10):
         publisher.publish(TOPIC, wire.TRADE, trade(i))
     wait_for(lambda: ex.get("/readyz")[0] == 503, what="readyz 503")
@@ -133,8 +157,15 @@ def test_raising_strategy_is_marked_failed(env: Env, publisher: Publisher, sink:
 
 
 def test_hung_handler_trips_watchdog(env: Env, publisher: Publisher, sink: list) -> None:
-    ex = started(env, publisher, ["trades"], name="looper", file="bad.py", cls="Looper",
-                 limits={"handlerTimeoutSeconds": 0.5, "watchdogExitDelaySeconds": 2})
+    ex = started(
+        env,
+        publisher,
+        ["trades"],
+        name="looper",
+        file="bad.py",
+        cls="Looper",
+        limits={"handlerTimeoutSeconds": 0.5, "watchdogExitDelaySeconds": 2},
+    )
     publisher.publish(TOPIC, wire.TRADE, trade(1))
     wait_for(lambda: ex.get("/livez")[0] == 503, timeout=5, what="livez 503")
     assert "on_trade exceeded its deadline" in json.loads(ex.get("/livez")[1])["liveReason"]

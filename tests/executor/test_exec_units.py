@@ -12,16 +12,25 @@ from executor.sandbox import Limits
 from executor.state import STATE_FILE, StateError, load_state, save_state
 
 BASE = {
-    "kind": "ExecutorConfig", "strategy": {"name": "s", "tenant": "t"},
-    "code": {"dir": "/code", "file": "s.py", "class": "S"}, "subscriptions": ["trades"],
-    "feed": {"endpoint": "tcp://feed:5556"}, "sink": {"endpoint": "tcp://sink:5557"},
+    "kind": "ExecutorConfig",
+    "strategy": {"name": "s", "tenant": "t"},
+    "code": {"dir": "/code", "file": "s.py", "class": "S"},
+    "subscriptions": ["trades"],
+    "feed": {"endpoint": "tcp://feed:5556"},
+    "sink": {"endpoint": "tcp://sink:5557"},
 }
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"symbol": "", "side": "buy"}, {"symbol": "X", "side": "long"}, {"symbol": "X", "side": "buy", "strength": 2},
-    {"symbol": "X", "side": "buy", "size": -1}, {"symbol": "X", "side": "buy", "size": float("nan")},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"symbol": "", "side": "buy"},
+        {"symbol": "X", "side": "long"},
+        {"symbol": "X", "side": "buy", "strength": 2},
+        {"symbol": "X", "side": "buy", "size": -1},
+        {"symbol": "X", "side": "buy", "size": float("nan")},
+    ],
+)
 def test_signal_validation(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Signal(**kwargs)
@@ -49,9 +58,16 @@ def test_corrupt_state_is_reported(tmp_path: Path) -> None:
 
 
 def test_config_env_overrides() -> None:
-    cfg = apply_env(from_dict(BASE), {"STRATOPS_FEED_ENDPOINT": "ipc:///f", "STRATOPS_SINK_ENDPOINT": "ipc:///s",
-                                      "STRATOPS_HTTP_PORT": "9999", "STRATOPS_STATE_DIR": "/st",
-                                      "STRATOPS_CODE_DIR": "/c"})
+    cfg = apply_env(
+        from_dict(BASE),
+        {
+            "STRATOPS_FEED_ENDPOINT": "ipc:///f",
+            "STRATOPS_SINK_ENDPOINT": "ipc:///s",
+            "STRATOPS_HTTP_PORT": "9999",
+            "STRATOPS_STATE_DIR": "/st",
+            "STRATOPS_CODE_DIR": "/c",
+        },
+    )
     assert (cfg.feed_endpoint, cfg.sink_endpoint, cfg.http_port) == ("ipc:///f", "ipc:///s", 9999)
     assert (cfg.state_dir, cfg.code_dir) == (Path("/st"), Path("/c"))
     with pytest.raises(ConfigError, match="subscriptions"):
@@ -63,8 +79,12 @@ def test_loader(tmp_path: Path) -> None:
     (tmp_path / "s.py").write_text(src)
     digest = hashlib.sha256(src.encode()).hexdigest()
     assert issubclass(load_strategy_class(tmp_path, "s.py", "S", digest), Strategy)
-    for file, cls, sha, msg in [("../s.py", "S", None, "plain"), ("s.py", "NOT_A_STRATEGY", None, "no Strategy"),
-                                ("s.py", "S", "0" * 64, "digest"), ("missing.py", "S", None, "not found")]:
+    for file, cls, sha, msg in [
+        ("../s.py", "S", None, "plain"),
+        ("s.py", "NOT_A_STRATEGY", None, "no Strategy"),
+        ("s.py", "S", "0" * 64, "digest"),
+        ("missing.py", "S", None, "not found"),
+    ]:
         with pytest.raises(LoadError, match=msg):
             load_strategy_class(tmp_path, file, cls, sha)
 

@@ -10,8 +10,13 @@ def test_encode_roundtrip() -> None:
     frames = wire.encode(b"trades.BTC-USD", wire.TRADE, 42, 7, 123456789, {"price": 1.5, "symbol": "BTC-USD"})
     assert frames[0] == b"trades.BTC-USD"
     header = wire.unpack_header(frames[1])
-    assert (header.version, header.type, header.session, header.seq, header.ts_ns) == (1, wire.TRADE, 42, 7,
-                                                                                         123456789)
+    assert (header.version, header.type, header.session, header.seq, header.ts_ns) == (
+        1,
+        wire.TRADE,
+        42,
+        7,
+        123456789,
+    )
     assert len(frames[1]) == wire.HEADER_SIZE == 28
     assert wire.unpack_payload(frames[2]) == {"price": 1.5, "symbol": "BTC-USD"}
 

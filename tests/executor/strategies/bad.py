@@ -2,12 +2,20 @@
 
 import os
 
-from executor import Strategy, Trade
+from executor import Bar, Quote, Strategy, Trade
 
 
 class Raiser(Strategy):
+    """Raises on every event."""
+
     def on_trade(self, trade: Trade) -> None:
         raise RuntimeError(f"boom at seq {trade.seq}")
+
+    def on_quote(self, quote: Quote) -> None:
+        raise KeyError("no such quote field")
+
+    def on_bar(self, bar: Bar) -> None:
+        raise ZeroDivisionError("bar")
 
 
 class Looper(Strategy):
@@ -31,10 +39,14 @@ class Hog(Strategy):
 
 
 class ForkBomb(Strategy):
-    def on_trade(self, trade: Trade) -> None:
+    """Forks in a loop on every event."""
+
+    def _bomb(self, _event: object) -> None:
         for _ in range(100):
             if os.fork() == 0:
                 os._exit(0)
+
+    on_trade = on_quote = on_bar = _bomb
 
 
 class Escaper(Strategy):
