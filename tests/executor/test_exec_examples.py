@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, Env, sync_feed, wait_for
+from exec_helpers import REPO, Env, sync_feed, wait_for
 
 from executor.feed import FeedOptions, Publisher, Replayer, load_records, sample_path
 from executor.harness import replay

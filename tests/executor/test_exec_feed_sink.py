@@ -13,7 +13,7 @@ from typing import Any
 
 import zmq
 from click.testing import CliRunner
-from conftest import REPO, wait_for
+from exec_helpers import REPO, wait_for
 
 from executor import wire
 from executor.commands import feed_command, sink_command

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from conftest import Env, Executor, sync_feed, wait_for
+from exec_helpers import Env, Executor, sync_feed, wait_for
 
 from executor import wire
 from executor.feed import Publisher

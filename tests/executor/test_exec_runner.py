@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from conftest import STRATEGIES, Env, wait_for
+from exec_helpers import STRATEGIES, Env, wait_for
 
 from executor import wire
 from executor.feed import Publisher
@@ -29,7 +29,7 @@ def trade(i: int, symbol: str = "BTC-USD") -> dict[str, Any]:
 
 
 def started(env: Env, publisher: Publisher, subs: list[str], **kw: Any):
-    from conftest import sync_feed
+    from exec_helpers import sync_feed
 
     ex = env.start(
         kw.pop("name", "counter"), kw.pop("file", "basic.py"), kw.pop("cls", "Counter"), subs, **kw
