@@ -293,9 +293,7 @@ def main() -> None:
         f"p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms, max {lat['max_ms']:.3f} ms"
     )
     fr = bench_feed_rate(tmp, ctx)
-    print(
-        f"feed publish rate: {fr['msgs_per_s']:,.0f} msg/s ({fr['messages']:,} messages, one thread)"
-    )
+    print(f"feed publish rate: {fr['msgs_per_s']:,.0f} msg/s ({fr['messages']:,} messages, one thread)")
     rss = bench_idle_rss(tmp)
     print(f"executor idle RSS: {rss['rss_mb']:.1f} MB (peak {rss['peak_rss_mb']:.1f} MB)")
     ctx.destroy(linger=0)
