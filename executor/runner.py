@@ -28,6 +28,8 @@ log = logging.getLogger("executor")
 BATCH = 512
 POLL_MS = 100
 _unpackb = msgpack.unpackb
+_time_ns = time.time_ns
+_monotonic_ns = time.monotonic_ns
 _HEADER_UNPACK = wire.HEADER.unpack
 
 
@@ -53,6 +55,8 @@ class Runner:
         self.http: Any = None
         self.dispatch: dict[int, tuple[Callable[..., Any], str, Callable[[Any], None]]] = {}
         self._last_rx = time.monotonic()
+        self._kinds: dict[bytes, str] = {}
+        self._seq_last = self.seq._last
 
     # -- lifecycle -------------------------------------------------------------------
     def run(self) -> int:
@@ -186,12 +190,16 @@ class Runner:
         self._last_rx = time.monotonic()
 
     def _on_message(self, frames: list[bytes]) -> None:
-        receive_ts = time.time_ns()
+        """The hot path, kept in one function on purpose (each call costs ~0.1 us in CPython)."""
+        receive_ts = _time_ns()
         if len(frames) != 3:
             self._bad_message(f"expected 3 frames, got {len(frames)}")
             return
         topic, raw_header, raw_payload = frames
-        if not self.filter.accepts(topic):
+        kind = self._kinds.get(topic)
+        if kind is None:
+            kind = self._classify(topic)
+        if not kind:
             self.metrics.counts["filtered"] += 1
             return
         try:
@@ -202,39 +210,51 @@ class Runner:
         if version != wire.VERSION:
             self._bad_message(f"unsupported wire version {version}")
             return
-        self._track(topic, session, seq, mtype == wire.HEARTBEAT)
-        if mtype == wire.HEARTBEAT:
-            self.metrics.counts["heartbeats"] += 1
-            return
+        last = self._seq_last.get(topic)
+        if last is not None and last[0] == session and seq == last[1] + 1 and mtype != wire.HEARTBEAT:
+            last[1] = seq
+        else:
+            self._track(topic, session, seq, mtype == wire.HEARTBEAT)
         entry = self.dispatch.get(mtype)
         if entry is None:
-            self._bad_message(f"unknown message type {mtype}")
+            if mtype == wire.HEARTBEAT:
+                self.metrics.counts["heartbeats"] += 1
+            else:
+                self._bad_message(f"unknown message type {mtype}")
             return
         if self.health.failed_reason:
             return
-        self._deliver(entry, topic, raw_payload, ts_ns, receive_ts, seq)
-
-    def _deliver(
-        self,
-        entry: tuple[Callable[..., Any], str, Callable[[Any], None]],
-        topic: bytes,
-        raw_payload: bytes,
-        ts_ns: int,
-        receive_ts: int,
-        seq: int,
-    ) -> None:
         build, name, handler = entry
         try:
             event = build(_unpackb(raw_payload), ts_ns, receive_ts, seq)
         except Exception as exc:
             self._bad_message(f"bad {name[3:]} payload on {topic!r}: {exc}")
             return
-        kind = topic[: topic.index(b".")].decode()
-        self.metrics.events[kind] += 1
-        self.metrics.lag.observe_ns(receive_ts - ts_ns)
+        metrics, wd = self.metrics, self.watchdog
+        metrics.events[kind] += 1
+        metrics.lag.observe_ns(receive_ts - ts_ns)
         self.current_event = event
-        self._call(name, handler, event)
+        wd.busy_what = name
+        wd.busy_since = start = _monotonic_ns()
+        try:
+            handler(event)
+        except (Exception, SystemExit) as exc:
+            wd.busy_since = 0
+            self._handler_failed(name, exc)
+        else:
+            wd.busy_since = 0
+            metrics.handler.observe_ns(_monotonic_ns() - start)
+            if metrics.consecutive_errors:
+                metrics.consecutive_errors = 0
         self.current_event = None
+
+    def _classify(self, topic: bytes) -> str:
+        """Exact-topic check behind the ZeroMQ prefix filter; result cached per topic ('' = drop)."""
+        kind = topic.partition(b".")[0].decode("ascii", "replace") if self.filter.accepts(topic) else ""
+        if len(self._kinds) > 65536:
+            self._kinds.clear()
+        self._kinds[topic] = kind
+        return kind
 
     def _track(self, topic: bytes, session: int, seq: int, heartbeat: bool) -> None:
         verdict = self.seq.check(topic, session, seq, heartbeat)
@@ -280,9 +300,8 @@ class Runner:
     # -- handlers --------------------------------------------------------------------
     def _call(self, name: str, fn: Callable[..., Any], *args: Any) -> bool:
         wd, metrics = self.watchdog, self.metrics
-        start = time.perf_counter_ns()
         wd.busy_what = name
-        wd.busy_since = time.monotonic_ns()
+        wd.busy_since = start = _monotonic_ns()
         try:
             fn(*args)
         except (Exception, SystemExit) as exc:
@@ -290,7 +309,7 @@ class Runner:
             self._handler_failed(name, exc)
             return False
         wd.busy_since = 0
-        metrics.handler.observe_ns(time.perf_counter_ns() - start)
+        metrics.handler.observe_ns(_monotonic_ns() - start)
         if metrics.consecutive_errors:
             metrics.consecutive_errors = 0
         return True
