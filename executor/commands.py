@@ -32,12 +32,8 @@ def _on_term(stop: Any) -> None:
     show_default=True,
     help="PUB endpoint (executors connect here); with --proxy, the XPUB endpoint.",
 )
-@click.option(
-    "--connect", "connect", default=None, help="Publish into a proxy's XSUB endpoint instead of binding."
-)
-@click.option(
-    "--speed", type=click.Choice(["recorded", "fixed", "max"]), default="recorded", show_default=True
-)
+@click.option("--connect", "connect", default=None, help="Publish into a proxy's XSUB endpoint instead of binding.")
+@click.option("--speed", type=click.Choice(["recorded", "fixed", "max"]), default="recorded", show_default=True)
 @click.option(
     "--rate",
     type=float,

@@ -82,9 +82,7 @@ def trade_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Tr
 
 
 def quote_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Quote:
-    return Quote(
-        p["symbol"], p["bid"], p["bid_size"], p["ask"], p["ask_size"], p["ts"], feed_ts, receive_ts, seq
-    )
+    return Quote(p["symbol"], p["bid"], p["bid_size"], p["ask"], p["ask_size"], p["ts"], feed_ts, receive_ts, seq)
 
 
 def bar_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Bar:

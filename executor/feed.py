@@ -110,9 +110,7 @@ class Publisher:
         for topic in topics if topics is not None else list(self.last_sent):
             if force or now - self.last_sent.get(topic, 0.0) >= self.heartbeat:
                 seq = self.seqs.get(topic, 0)
-                self.socket.send_multipart(
-                    wire.encode(topic, wire.HEARTBEAT, self.session, seq, time.time_ns(), {})
-                )
+                self.socket.send_multipart(wire.encode(topic, wire.HEARTBEAT, self.session, seq, time.time_ns(), {}))
                 self.last_sent[topic] = now
                 count += 1
         return count
@@ -206,9 +204,7 @@ def make_pub_socket(ctx: zmq.Context[Any], endpoint: str, connect: bool, sndhwm:
     return sock
 
 
-def run_proxy(
-    frontend: str, backend: str, ctx: zmq.Context[Any] | None = None, control: str | None = None
-) -> None:
+def run_proxy(frontend: str, backend: str, ctx: zmq.Context[Any] | None = None, control: str | None = None) -> None:
     """XSUB (publishers connect to ``frontend``) <-> XPUB (executors connect to ``backend``).
 
     With ``control`` (a PAIR endpoint bound here), sending ``TERMINATE`` there stops the proxy.

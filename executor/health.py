@@ -100,9 +100,7 @@ class _Server(ThreadingHTTPServer):
     drain: Callable[[], bool]
 
 
-def start_http(
-    host: str, port: int, health: Health, metrics: ExecutorMetrics, drain: Callable[[], bool]
-) -> _Server:
+def start_http(host: str, port: int, health: Health, metrics: ExecutorMetrics, drain: Callable[[], bool]) -> _Server:
     server = _Server((host, port), _Handler)
     server.health, server.metrics, server.drain = health, metrics, drain
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()

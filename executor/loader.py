@@ -32,9 +32,7 @@ def verify_digest(path: Path, sha256: str | None) -> None:
         raise LoadError(f"code digest mismatch for {path.name}: expected {sha256}, got {actual}")
 
 
-def load_strategy_class(
-    code_dir: Path, file: str, class_name: str, sha256: str | None = None
-) -> type[Strategy]:
+def load_strategy_class(code_dir: Path, file: str, class_name: str, sha256: str | None = None) -> type[Strategy]:
     path = resolve_code_path(code_dir, file)
     verify_digest(path, sha256)
     module_name = f"stratops_user_{path.stem}"

@@ -103,9 +103,7 @@ class ExecutorMetrics(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         names, values = list(self.labels), list(self.labels.values())
-        ev = CounterMetricFamily(
-            PREFIX + "events", "Market events delivered to handlers.", labels=[*names, "kind"]
-        )
+        ev = CounterMetricFamily(PREFIX + "events", "Market events delivered to handlers.", labels=[*names, "kind"])
         for kind, count in self.events.items():
             ev.add_metric([*values, kind], count)
         yield ev

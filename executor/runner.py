@@ -324,16 +324,13 @@ class Runner:
             type(exc).__name__,
             exc,
             exc_info=exc,
-            extra={
-                "fields": {"event": "handler_error", "handler": name, "consecutive": m.consecutive_errors}
-            },
+            extra={"fields": {"event": "handler_error", "handler": name, "consecutive": m.consecutive_errors}},
         )
         if name == "on_start":
             self._fail(f"on_start raised {type(exc).__name__}: {exc}")
         elif m.consecutive_errors >= self.cfg.max_consecutive_errors and not self.health.failed_reason:
             self._fail(
-                f"{m.consecutive_errors} consecutive handler errors; last in {name}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{m.consecutive_errors} consecutive handler errors; last in {name}: {type(exc).__name__}: {exc}"
             )
 
     def _fail(self, reason: str) -> None:

@@ -74,9 +74,7 @@ def unpack_payload(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def encode(
-    topic: bytes, mtype: int, session: int, seq: int, ts_ns: int, payload: dict[str, Any]
-) -> list[bytes]:
+def encode(topic: bytes, mtype: int, session: int, seq: int, ts_ns: int, payload: dict[str, Any]) -> list[bytes]:
     return [topic, pack_header(mtype, session, seq, ts_ns), _packb(payload)]
 
 

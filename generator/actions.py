@@ -57,8 +57,16 @@ def parse_key(key: str) -> tuple[str, str]:
 
 def _check_label(value: str, what: str) -> str:
     if not _LABEL.match(value or ""):
-        raise UserError(f"invalid {what}", [Problem(what, f"{value!r} is not a DNS-1123 label",
-                        "use lowercase letters, digits and '-', at most 63 characters")])
+        raise UserError(
+            f"invalid {what}",
+            [
+                Problem(
+                    what,
+                    f"{value!r} is not a DNS-1123 label",
+                    "use lowercase letters, digits and '-', at most 63 characters",
+                )
+            ],
+        )
     return value
 
 
@@ -71,24 +79,40 @@ def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
         doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path))
     except (OSError, UnicodeDecodeError):
         return load_spec(spec_path)  # reports the read error with the path
-    tenant = doc.get("metadata", {}).get("tenant") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) \
+    tenant = (
+        doc.get("metadata", {}).get("tenant")
+        if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict)
         else None
+    )
     caps = tenant_caps(fleet, tenant) if isinstance(tenant, str) and _LABEL.match(tenant) else Caps()
     return strategy_from_document(doc, str(spec_path), spec_path.parent, caps)
 
 
-def deploy(fleet: Fleet, strategy: Strategy, author: git.Actor, review_branch: bool = False,
-           acting_tenant: str | None = None) -> Outcome:
+def deploy(
+    fleet: Fleet, strategy: Strategy, author: git.Actor, review_branch: bool = False, acting_tenant: str | None = None
+) -> Outcome:
     if acting_tenant is not None and acting_tenant != strategy.tenant:
-        raise UserError("spec is for another tenant", [Problem("metadata.tenant",
-                        f"{strategy.tenant!r}, but you act as {acting_tenant!r}", "deploy only your own strategies")])
+        raise UserError(
+            "spec is for another tenant",
+            [
+                Problem(
+                    "metadata.tenant",
+                    f"{strategy.tenant!r}, but you act as {acting_tenant!r}",
+                    "deploy only your own strategies",
+                )
+            ],
+        )
     folder = strategy_dir(strategy.tenant, strategy.name)
     files = folder_files(strategy)
     current = fleet.read_folder(folder)
     _check_owner(current, strategy.tenant, folder)
     if current == files:
-        return Outcome("deploy", strategy.key, None, message=f"{strategy.key} is already deployed with this spec; "
-                       "nothing to commit")
+        return Outcome(
+            "deploy",
+            strategy.key,
+            None,
+            message=f"{strategy.key} is already deployed with this spec; nothing to commit",
+        )
     branch = f"review/{strategy.tenant}/{strategy.name}/{strategy.digest[:12]}" if review_branch else MAIN_BRANCH
     subject = f"deploy {strategy.key}"
     body = _describe_change(current, files)
@@ -107,8 +131,16 @@ def _check_owner(current: dict[str, bytes] | None, tenant: str, folder: PurePosi
     doc = load_one(current[SPEC_FILE].decode(), f"{folder}/{SPEC_FILE}")
     owner = (doc.get("metadata") or {}).get("tenant") if isinstance(doc, dict) else None
     if owner != tenant:
-        raise UserError("the strategy folder belongs to another tenant", [Problem(str(folder),
-                        f"strategy.yaml says tenant {owner!r}", "fix the fleet repo by hand or pick another name")])
+        raise UserError(
+            "the strategy folder belongs to another tenant",
+            [
+                Problem(
+                    str(folder),
+                    f"strategy.yaml says tenant {owner!r}",
+                    "fix the fleet repo by hand or pick another name",
+                )
+            ],
+        )
 
 
 def _describe_change(old: dict[str, bytes] | None, new: dict[str, bytes] | None) -> str:
@@ -127,8 +159,15 @@ def _message(subject: str, body: str, trailers: dict[str, str]) -> str:
 # --- the checked commit ---------------------------------------------------------
 
 
-def _commit_checked(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes] | None, author: git.Actor,
-                    message: str, branch: str, tenant: str) -> Outcome:
+def _commit_checked(
+    fleet: Fleet,
+    folder: PurePosixPath,
+    files: dict[str, bytes] | None,
+    author: git.Actor,
+    message: str,
+    branch: str,
+    tenant: str,
+) -> Outcome:
     """Preflight `files` for `folder` (None removes it), then commit them; refuse on any error finding."""
     for _ in range(3):
         basis = _basis(fleet)
@@ -139,9 +178,15 @@ def _commit_checked(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes]
             if _basis(fleet) != basis:
                 continue  # chart or policies changed under us: check again against the new ones
             sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
-        return Outcome("", f"{tenant}/{folder.name}", sha, branch=branch, report=report,
-                       message=message.splitlines()[0],
-                       warnings=[str(w) for w in report.warnings] if report else [])
+        return Outcome(
+            "",
+            f"{tenant}/{folder.name}",
+            sha,
+            branch=branch,
+            report=report,
+            message=message.splitlines()[0],
+            warnings=[str(w) for w in report.warnings] if report else [],
+        )
     raise UserError("the fleet's chart or policies keep changing", [Problem(str(folder), "retry later")])
 
 
@@ -157,14 +202,18 @@ def _tree_id(tree: git.Tree, path: str) -> str | None:
         return None
 
 
-def preflight(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str,
-              rev: str = MAIN_BRANCH) -> Report:
+def preflight(
+    fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str, rev: str = MAIN_BRANCH
+) -> Report:
     chart_root = fleet_mod.materialize(fleet, "charts", rev)
     if chart_root is None:
-        raise UserError("the fleet repo has no charts/", [Problem(str(fleet.path), "charts/ is missing",
-                                                                   "restore it from `stratops init`")])
-    return check_folder(files, str(folder), chart_root, tenant_namespace(fleet, tenant, rev),
-                        fleet_policies(fleet, rev))
+        raise UserError(
+            "the fleet repo has no charts/",
+            [Problem(str(fleet.path), "charts/ is missing", "restore it from `stratops init`")],
+        )
+    return check_folder(
+        files, str(folder), chart_root, tenant_namespace(fleet, tenant, rev), fleet_policies(fleet, rev)
+    )
 
 
 # --- stop and rollback -----------------------------------------------------------
@@ -176,14 +225,16 @@ def stop(fleet: Fleet, key: str, author: git.Actor, acting_tenant: str | None = 
     if fleet.read_folder(folder) is None:
         raise _not_deployed(key)
     trailers = {"Strategy": key, "Action": "stop"}
-    outcome = _commit_checked(fleet, folder, None, author, _message(f"stop {key}", "Strategy removed.", trailers),
-                              MAIN_BRANCH, tenant)
+    outcome = _commit_checked(
+        fleet, folder, None, author, _message(f"stop {key}", "Strategy removed.", trailers), MAIN_BRANCH, tenant
+    )
     outcome.action = "stop"
     return outcome
 
 
-def rollback(fleet: Fleet, key: str, author: git.Actor, to: str | None = None,
-             acting_tenant: str | None = None) -> Outcome:
+def rollback(
+    fleet: Fleet, key: str, author: git.Actor, to: str | None = None, acting_tenant: str | None = None
+) -> Outcome:
     """Undo the strategy's last change (a revert of that commit for this folder), or restore it as of `to`.
 
     Restoring the folder's content is what `git revert` of a one-folder commit
@@ -242,9 +293,15 @@ def list_strategies(fleet: Fleet, tenant: str | None = None, rev: str = MAIN_BRA
         data = fleet.read_file(f"{folder}/{SPEC_FILE}", rev)
         doc = load_one(data.decode(), str(folder)) if data else {}
         spec = doc.get("spec", {}) if isinstance(doc, dict) else {}
-        out.append({"tenant": folder.parts[1], "name": folder.parts[2],
-                    "class": spec.get("code", {}).get("class"), "subscriptions": spec.get("subscriptions", []),
-                    "resources": spec.get("resources", {})})
+        out.append(
+            {
+                "tenant": folder.parts[1],
+                "name": folder.parts[2],
+                "class": spec.get("code", {}).get("class"),
+                "subscriptions": spec.get("subscriptions", []),
+                "resources": spec.get("resources", {}),
+            }
+        )
     return out
 
 
@@ -272,4 +329,3 @@ def rendered_objects(fleet: Fleet, folder: PurePosixPath, rev: str) -> list[dict
         return []
     chart_root = fleet_mod.materialize(fleet, "charts", rev)
     return render_folder(files, str(folder), chart_root).all_objects()
-

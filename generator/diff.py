@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .render import dump_yaml
+import yaml
+
+_HASH_SUFFIX = re.compile(r"-[0-9a-z]{10}$")
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,15 @@ def object_key(obj: dict[str, Any]) -> str:
     return f"{obj.get('apiVersion')}/{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}"
 
 
+def _pair_key(obj: dict[str, Any]) -> str:
+    """Generated ConfigMaps get a new hash suffix on every change: pair them by their base name."""
+    key = object_key(obj)
+    return _HASH_SUFFIX.sub("-*", key) if obj.get("kind") == "ConfigMap" else key
+
+
 def diff_objects(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[ObjectDiff]:
-    before = {object_key(o): o for o in old}
-    after = {object_key(o): o for o in new}
+    before = {_pair_key(o): o for o in old}
+    after = {_pair_key(o): o for o in new}
     out = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -35,10 +44,25 @@ def diff_objects(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[O
 
 
 def text_diff(old: str, new: str, name: str) -> str:
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 fromfile=f"a/{name}", tofile=f"b/{name}")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+class _ReviewDumper(yaml.SafeDumper):
+    """Multi-line strings (code, embedded JSON and YAML) as blocks, so a diff shows the changed line."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ReviewDumper.add_representer(str, _str)
+
+
 def _yaml(obj: dict[str, Any] | None) -> str:
-    return dump_yaml(obj) if obj is not None else ""
+    if obj is None:
+        return ""
+    return yaml.dump(obj, Dumper=_ReviewDumper, sort_keys=False, allow_unicode=True, width=120)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,8 +72,10 @@ class Fleet:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise UserError("the fleet repo is busy", [Problem(str(self.path),
-                                        f"another stratops held the lock for {timeout:.0f}s", "retry")]) from None
+                        raise UserError(
+                            "the fleet repo is busy",
+                            [Problem(str(self.path), f"another stratops held the lock for {timeout:.0f}s", "retry")],
+                        ) from None
                     time.sleep(0.02)
             try:
                 self._finish_interrupted_sync()
@@ -102,8 +105,10 @@ class Fleet:
         try:
             return self.repo.rev_parse(rev).hexsha
         except (git.BadName, ValueError, IndexError):
-            raise UserError(f"unknown revision {rev!r}", [Problem("revision", f"{rev!r} names no commit",
-                            "use a commit SHA, a branch, or HEAD~N")]) from None
+            raise UserError(
+                f"unknown revision {rev!r}",
+                [Problem("revision", f"{rev!r} names no commit", "use a commit SHA, a branch, or HEAD~N")],
+            ) from None
 
     def read_file(self, path: str, rev: str = MAIN_BRANCH) -> bytes | None:
         try:
@@ -131,8 +136,11 @@ class Fleet:
 
     def changed_folders(self, old: str, new: str, prefix: str, depth: int) -> set[PurePosixPath]:
         names = self.repo.git.diff("--name-only", "--no-renames", old, new, "--", prefix).splitlines()
-        return {PurePosixPath(*PurePosixPath(n).parts[: depth + 1]) for n in names
-                if len(PurePosixPath(n).parts) > depth + 1}
+        return {
+            PurePosixPath(*PurePosixPath(n).parts[: depth + 1])
+            for n in names
+            if len(PurePosixPath(n).parts) > depth + 1
+        }
 
     def history(self, folder: PurePosixPath | str, rev: str = MAIN_BRANCH, limit: int = 100) -> list[Change]:
         commits = self.repo.iter_commits(rev, paths=str(folder), max_count=limit)
@@ -140,8 +148,14 @@ class Fleet:
 
     # --- writing -------------------------------------------------------------
 
-    def commit_folders(self, changes: dict[PurePosixPath, dict[str, bytes] | None], message: str,
-                       author: git.Actor, branch: str = MAIN_BRANCH, parent: str | None = None) -> str | None:
+    def commit_folders(
+        self,
+        changes: dict[PurePosixPath, dict[str, bytes] | None],
+        message: str,
+        author: git.Actor,
+        branch: str = MAIN_BRANCH,
+        parent: str | None = None,
+    ) -> str | None:
         """Replace (or remove, with None) whole folders in one commit on `branch`.
 
         Returns the new commit SHA, or None when nothing would change (no empty commits).
@@ -155,9 +169,15 @@ class Fleet:
         if root == base_tree:
             return None
         committer = git.Actor("stratops", "stratops@localhost")
-        commit = git.Commit.create_from_tree(self.repo, git.Tree(self.repo, root), message,
-                                             parent_commits=[self.repo.commit(parent)], head=False,
-                                             author=author, committer=committer)
+        commit = git.Commit.create_from_tree(
+            self.repo,
+            git.Tree(self.repo, root),
+            message,
+            parent_commits=[self.repo.commit(parent)],
+            head=False,
+            author=author,
+            committer=committer,
+        )
         old = self.head(branch) or _NULL_SHA
         self._publish(branch, old, commit.hexsha, [str(f) for f in changes])
         return commit.hexsha
@@ -170,8 +190,9 @@ class Fleet:
             self.repo.git.update_ref(f"refs/heads/{branch}", new, old)
         except git.GitCommandError:
             self._journal.unlink(missing_ok=True)
-            raise UserError("the fleet repo moved during the commit", [Problem(branch, "ref changed", "retry")]) \
-                from None
+            raise UserError(
+                "the fleet repo moved during the commit", [Problem(branch, "ref changed", "retry")]
+            ) from None
         if checked_out:
             self._sync_worktree(old, new, folders)
 
@@ -237,20 +258,30 @@ def _change(commit: git.Commit) -> Change:
         key, sep, value = line.partition(": ")
         if sep and key.replace("-", "").isalnum() and key[:1].isupper():
             trailers[key] = value.strip()
-    return Change(commit.hexsha, commit.author.name, commit.author.email, commit.authored_date,
-                  commit.summary if isinstance(commit.summary, str) else commit.summary.decode(), trailers)
+    return Change(
+        commit.hexsha,
+        commit.author.name,
+        commit.author.email,
+        commit.authored_date,
+        commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
+        trailers,
+    )
 
 
 def not_a_fleet(path: Path, why: str) -> UserError:
-    return UserError(f"{path} is not a fleet repo", [Problem(str(path), why, f"create one with `stratops init {path}`")])
+    return UserError(
+        f"{path} is not a fleet repo", [Problem(str(path), why, f"create one with `stratops init {path}`")]
+    )
 
 
 def init_repo(path: Path, files: dict[str, bytes], author: git.Actor) -> Fleet:
     """Create a fleet repo with its first commit holding `files` (paths relative to the root)."""
     path = Path(path)
     if path.exists() and any(path.iterdir()):
-        raise UserError(f"cannot create a fleet repo at {path}", [Problem(str(path), "exists and is not empty",
-                                                                          "pick a new or empty folder")])
+        raise UserError(
+            f"cannot create a fleet repo at {path}",
+            [Problem(str(path), "exists and is not empty", "pick a new or empty folder")],
+        )
     repo = git.Repo.init(path, initial_branch=MAIN_BRANCH)
     for name, data in files.items():
         target = path / name
@@ -272,8 +303,8 @@ def materialize(fleet: Fleet, folder: str, rev: str = MAIN_BRANCH) -> Path | Non
         return None
     root = Path(fleet.repo.git_dir) / "stratops-cache" / tree.hexsha
     if not (root / folder).is_dir():
-        staging = root.with_name(f"{tree.hexsha}.{os.getpid()}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{tree.hexsha}.", dir=root.parent))
         for blob in tree.traverse():
             if blob.type == "blob":
                 target = staging / blob.path

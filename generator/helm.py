@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -25,8 +27,31 @@ def helm_executable() -> str:
     for candidate in (os.environ.get("STRATOPS_HELM"), shutil.which("helm"), str(_LOCAL_HELM)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise UserError("no helm binary found", [Problem("helm", "not on PATH and not in .tools/",
-                                                     "run `make tools` or install helm v3.8+")])
+    raise UserError(
+        "no helm binary found",
+        [Problem("helm", "not on PATH and not in .tools/", "run `make tools` or install helm v3.8+")],
+    )
+
+
+# Characters YAML does not take raw inside a flow scalar: non-printables, and the YAML 1.1 line breaks
+# (NEL, LS, PS) and BOM that go-yaml treats as structure. JSON already escapes the C0 controls.
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def yaml_safe_json(values: Any) -> bytes:
+    """JSON that YAML parsers accept: helm reads values as YAML, and its parser rejects both the
+    surrogate-pair escapes ASCII JSON uses outside the BMP and raw non-printable characters."""
+    text = json.dumps(values, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
+
+
+class _Command(pyhelm3.Command):
+    """pyhelm3 with values sent as YAML-safe JSON."""
+
+    async def run(self, command: list[str], input: bytes | None = None) -> bytes:  # noqa: A002 - pyhelm3's name
+        if input:
+            input = yaml_safe_json(json.loads(input))
+        return await super().run(command, input)
 
 
 class HelmError(UserError):
@@ -35,13 +60,14 @@ class HelmError(UserError):
 
 def template(chart_dir: Path, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     """Render the chart like helm-controller does; values go in on stdin as JSON."""
-    command = pyhelm3.Command(executable=helm_executable())
+    command = _Command(executable=helm_executable())
     try:
         docs = asyncio.run(command.template(release, chart_dir, values, namespace=namespace))
         return [d for d in docs if d]
     except pyhelm3.errors.Error as exc:
-        raise HelmError(f"helm template failed for {namespace}/{release}",
-                        [Problem(str(chart_dir), _helm_message(exc))]) from None
+        raise HelmError(
+            f"helm template failed for {namespace}/{release}", [Problem(str(chart_dir), _helm_message(exc))]
+        ) from None
 
 
 def lint(chart_dir: Path, values_file: Path | None = None) -> str:

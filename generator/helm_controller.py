@@ -60,8 +60,10 @@ def _as_values(ref: dict[str, Any], text: str, where: str) -> dict[str, Any]:
     target = ref.get("targetPath")
     if target:
         if not ref.get("literal"):
-            raise UserError("targetPath without literal: true is not reproduced offline",
-                            [Problem(where, f"targetPath {target!r}", "set literal: true")])
+            raise UserError(
+                "targetPath without literal: true is not reproduced offline",
+                [Problem(where, f"targetPath {target!r}", "set literal: true")],
+            )
         return _nest(target.split("."), text)
     try:
         parsed = yaml.safe_load(text)
@@ -76,14 +78,17 @@ def _nest(path: list[str], value: Any) -> dict[str, Any]:
     return {path[0]: value} if len(path) == 1 else {path[0]: _nest(path[1:], value)}
 
 
-def render_release(release: dict[str, Any], objects: list[dict[str, Any]], chart_root: Path,
-                   origin: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def render_release(
+    release: dict[str, Any], objects: list[dict[str, Any]], chart_root: Path, origin: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return (values, rendered objects) for one HelmRelease built from a fleet folder."""
     chart_ref = release["spec"]["chart"]["spec"]["chart"]
     chart_dir = (chart_root / chart_ref).resolve()
     if not chart_dir.is_relative_to(chart_root.resolve()) or not (chart_dir / "Chart.yaml").is_file():
-        raise UserError("HelmRelease chart not found in the fleet repo",
-                        [Problem(origin, f"chart {chart_ref!r}", "charts live under charts/ in the fleet repo")])
+        raise UserError(
+            "HelmRelease chart not found in the fleet repo",
+            [Problem(origin, f"chart {chart_ref!r}", "charts live under charts/ in the fleet repo")],
+        )
     values = compose_values(release, objects, origin)
     meta = release["metadata"]
     name = release["spec"].get("releaseName") or meta["name"]

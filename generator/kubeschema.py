@@ -53,8 +53,9 @@ def validate(obj: dict[str, Any]) -> list[Problem]:
     validator = _validator(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
     ref = object_ref(obj)
     if validator is None:
-        return [Problem(ref, f"no Kubernetes {KUBERNETES_VERSION} schema for {obj.get('apiVersion')} "
-                             f"{obj.get('kind')}")]
+        return [
+            Problem(ref, f"no Kubernetes {KUBERNETES_VERSION} schema for {obj.get('apiVersion')} {obj.get('kind')}")
+        ]
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
     return [Problem(f"{ref} {_path(e)}", e.message) for e in errors]
 

@@ -18,8 +18,15 @@ from .errors import Problem, UserError
 from .yamlio import load_all, load_one
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
-_SUPPORTED = {"apiVersion", "kind", "namespace", "resources", "configMapGenerator", "generatorOptions",
-              "configurations"}
+_SUPPORTED = {
+    "apiVersion",
+    "kind",
+    "namespace",
+    "resources",
+    "configMapGenerator",
+    "generatorOptions",
+    "configurations",
+}
 
 
 def build(files: dict[str, bytes], origin: str) -> list[dict[str, Any]]:
@@ -29,8 +36,12 @@ def build(files: dict[str, bytes], origin: str) -> list[dict[str, Any]]:
         raise _error(origin, KUSTOMIZATION_FILE, "is not a mapping")
     unknown = sorted(set(kust) - _SUPPORTED)
     if unknown:
-        raise _error(origin, KUSTOMIZATION_FILE, f"unsupported field(s) {', '.join(unknown)}",
-                     f"stratops folders use only: {', '.join(sorted(_SUPPORTED))}")
+        raise _error(
+            origin,
+            KUSTOMIZATION_FILE,
+            f"unsupported field(s) {', '.join(unknown)}",
+            f"stratops folders use only: {', '.join(sorted(_SUPPORTED))}",
+        )
     namespace = kust.get("namespace")
     objects = [obj for name in kust.get("resources", []) for obj in _resources(files, name, origin)]
     renames: dict[str, str] = {}
@@ -63,8 +74,13 @@ def configmap_hash(cm: dict[str, Any]) -> str:
 def _go_json(value: Any) -> str:
     """encoding/json.Marshal output: sorted keys, no spaces, UTF-8, HTML-sensitive characters escaped."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -76,8 +92,9 @@ def _document(files: dict[str, bytes], name: str, origin: str) -> Any:
 
 def _file(files: dict[str, bytes], name: str, origin: str) -> bytes:
     if not isinstance(name, str) or "/" in name or name.startswith(".") or name not in files:
-        raise _error(origin, str(name), "is not a file of this folder",
-                     "a strategy folder refers only to its own files")
+        raise _error(
+            origin, str(name), "is not a file of this folder", "a strategy folder refers only to its own files"
+        )
     return files[name]
 
 
@@ -89,8 +106,9 @@ def _resources(files: dict[str, bytes], name: str, origin: str) -> list[dict[str
     return docs
 
 
-def _configmap(files: dict[str, bytes], gen: dict[str, Any], options: dict[str, Any],
-               origin: str) -> tuple[dict[str, Any], str]:
+def _configmap(
+    files: dict[str, bytes], gen: dict[str, Any], options: dict[str, Any], origin: str
+) -> tuple[dict[str, Any], str]:
     name = gen.get("name")
     if not isinstance(name, str) or not name:
         raise _error(origin, KUSTOMIZATION_FILE, "a configMapGenerator entry has no name")
@@ -114,8 +132,7 @@ def _configmap(files: dict[str, bytes], gen: dict[str, Any], options: dict[str, 
     return cm, name
 
 
-def _apply_name_references(config: Any, objects: list[dict[str, Any]], renames: dict[str, str],
-                           origin: str) -> None:
+def _apply_name_references(config: Any, objects: list[dict[str, Any]], renames: dict[str, str], origin: str) -> None:
     refs = config.get("nameReference", []) if isinstance(config, dict) else []
     for ref in refs:
         if ref.get("kind") != "ConfigMap":

@@ -53,13 +53,15 @@ class Report:
 
     def raise_for_errors(self, subject: str) -> None:
         if self.errors:
-            raise UserError(f"preflight refused {subject}",
-                            [Problem(f"[{f.stage}] {f.where}", f.message) for f in self.errors])
+            raise UserError(
+                f"preflight refused {subject}", [Problem(f"[{f.stage}] {f.where}", f.message) for f in self.errors]
+            )
 
 
 class PolicyEvaluator(Protocol):
-    def evaluate(self, obj: dict[str, Any], namespace: dict[str, Any] | None = None,
-                 operation: str = "CREATE") -> list[Any]: ...
+    def evaluate(
+        self, obj: dict[str, Any], namespace: dict[str, Any] | None = None, operation: str = "CREATE"
+    ) -> list[Any]: ...
 
 
 @cache
@@ -69,8 +71,13 @@ def _values_validator(chart_dir: Path) -> tuple[dict[str, Any], jsonschema.Draft
     return defaults, jsonschema.Draft202012Validator(schema)
 
 
-def check_folder(files: dict[str, bytes], origin: str, chart_root: Path,
-                 namespace: dict[str, Any] | None = None, policies: PolicyEvaluator | None = None) -> Report:
+def check_folder(
+    files: dict[str, bytes],
+    origin: str,
+    chart_root: Path,
+    namespace: dict[str, Any] | None = None,
+    policies: PolicyEvaluator | None = None,
+) -> Report:
     """Run every stage on a folder; each problem becomes a finding, none is an exception."""
     report = Report()
     started = time.perf_counter()
@@ -78,7 +85,8 @@ def check_folder(files: dict[str, bytes], origin: str, chart_root: Path,
         report.rendered = render_folder(files, origin, chart_root)
     except UserError as exc:
         report.findings += [Finding("render", "error", p.where, p.what) for p in exc.problems] or [
-            Finding("render", "error", origin, exc.title)]
+            Finding("render", "error", origin, exc.title)
+        ]
         return report
     report.timings["render"] = time.perf_counter() - started
     _timed(report, "values", lambda: _check_values(report.rendered, chart_root))
@@ -109,13 +117,13 @@ def _check_schemas(rendered: Rendered) -> list[Finding]:
     return [Finding("kubernetes", "error", p.where, p.what) for o in objects for p in kubeschema.validate(o)]
 
 
-def _check_policies(rendered: Rendered, namespace: dict[str, Any] | None,
-                    policies: PolicyEvaluator) -> list[Finding]:
+def _check_policies(rendered: Rendered, namespace: dict[str, Any] | None, policies: PolicyEvaluator) -> list[Finding]:
     findings = []
     for obj in rendered.objects:
         for result in policies.evaluate(obj, namespace):
             if result.status in ("fail", "error"):
                 severity = "error" if "Deny" in result.actions or result.status == "error" else "warning"
-                findings.append(Finding("policy", severity, f"{result.policy} on {kubeschema.object_ref(obj)}",
-                                        result.message))
+                findings.append(
+                    Finding("policy", severity, f"{result.policy} on {kubeschema.object_ref(obj)}", result.message)
+                )
     return findings

@@ -64,8 +64,9 @@ def folder_files(strategy: Strategy) -> dict[str, bytes]:
     }
     env = _templates()
     files = {
-        SPEC_FILE: dump_yaml(strategy.document(), "# The strategy as submitted (normalized). Spec-Digest: "
-                             f"{strategy.digest}\n"),
+        SPEC_FILE: dump_yaml(
+            strategy.document(), f"# The strategy as submitted (normalized). Spec-Digest: {strategy.digest}\n"
+        ),
         VALUES_FILE: dump_yaml(values_for(strategy), GENERATED_HEADER),
         "helmrelease.yaml": env.get_template("helmrelease.yaml.j2").render(**names),
         "kustomization.yaml": env.get_template("kustomization.yaml.j2").render(**names),

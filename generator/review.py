@@ -9,8 +9,13 @@ from .preflight import Report
 from .render import SPEC_FILE
 
 
-def summary(key: str, old: dict[str, bytes] | None, new: dict[str, bytes] | None,
-            old_objects: list[dict[str, Any]], report: Report | None) -> str:
+def summary(
+    key: str,
+    old: dict[str, bytes] | None,
+    new: dict[str, bytes] | None,
+    old_objects: list[dict[str, Any]],
+    report: Report | None,
+) -> str:
     old, new = old or {}, new or {}
     parts = [f"# Review: {key}", "", _verdict(report), ""]
     parts += _section("Spec", _file_diff(old, new, [SPEC_FILE]))
@@ -33,8 +38,9 @@ def _verdict(report: Report | None) -> str:
 
 
 def _file_diff(old: dict[str, bytes], new: dict[str, bytes], names: list[str]) -> str:
-    return "".join(text_diff(old.get(n, b"").decode(errors="replace"), new.get(n, b"").decode(errors="replace"), n)
-                   for n in names)
+    return "".join(
+        text_diff(old.get(n, b"").decode(errors="replace"), new.get(n, b"").decode(errors="replace"), n) for n in names
+    )
 
 
 def _section(title: str, diff_text: str) -> list[str]:

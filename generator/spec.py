@@ -182,7 +182,9 @@ def _explain(error: jsonschema.ValidationError) -> Problem:
     if v == "oneOf" and where.endswith("code"):
         return Problem(where, "give either code.file or code.inline, not both and not neither")
     if v in ("maxLength", "minLength"):
-        return Problem(where, f"{error.instance!r} has {len(error.instance)} characters", error.message.split(" is ")[-1])
+        return Problem(
+            where, f"{error.instance!r} has {len(error.instance)} characters", error.message.split(" is ")[-1]
+        )
     return Problem(where, error.message)
 
 
@@ -206,7 +208,9 @@ def _read_code_file(name: str, code_dir: Path | dict[str, bytes] | None, where: 
         return "", [Problem(where, "a spec given as text cannot refer to a file", "use code.inline")]
     data = _code_bytes(name, code_dir)
     if data is None:
-        return "", [Problem(where, f"{name} is not a regular file next to the spec", "put the code file beside the spec")]
+        return "", [
+            Problem(where, f"{name} is not a regular file next to the spec", "put the code file beside the spec")
+        ]
     if len(data) > MAX_CODE_BYTES:
         return "", [Problem(where, f"is more than {MAX_CODE_BYTES} bytes", "split or shrink the code")]
     try:
@@ -230,17 +234,22 @@ def check_source(source: str, class_name: str, where: str) -> list[Problem]:
     size = len(source.encode())
     if size > MAX_CODE_BYTES:
         return [Problem(where, f"is more than {MAX_CODE_BYTES} bytes ({size})", "split or shrink the code")]
+    if "\0" in source:
+        return [Problem(where, "not valid Python source: it contains NUL bytes")]
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [Problem(f"{where}:{exc.lineno}:{exc.offset}", f"Python syntax error: {exc.msg}")]
-    except ValueError as exc:  # e.g. NUL bytes
-        return [Problem(where, f"not valid Python source: {exc}")]
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
     if class_name not in classes:
         found = ", ".join(classes) or "none"
-        return [Problem("spec.code.class", f"class {class_name!r} is not defined at the top level of the code",
-                        f"classes found: {found}")]
+        return [
+            Problem(
+                "spec.code.class",
+                f"class {class_name!r} is not defined at the top level of the code",
+                f"classes found: {found}",
+            )
+        ]
     return []
 
 
@@ -248,8 +257,9 @@ def check_source(source: str, class_name: str, where: str) -> list[Problem]:
 
 
 def _params_problems(params: dict[str, Any]) -> list[Problem]:
-    problems = [Problem(f"spec.params{p}", w, "use strings, numbers, booleans, lists or maps")
-                for p, w in _non_json(params, "")]
+    problems = [
+        Problem(f"spec.params{p}", w, "use strings, numbers, booleans, lists or maps") for p, w in _non_json(params, "")
+    ]
     if not problems and len(canonical_json(params).encode()) > MAX_PARAMS_BYTES:
         problems.append(Problem("spec.params", f"larger than {MAX_PARAMS_BYTES} bytes", "keep params small"))
     return problems
@@ -301,8 +311,11 @@ def _bound(where: str, value: str, low: str, high: str) -> Problem | None:
         return Problem(where, f"{value!r} is not a Kubernetes quantity", "write e.g. 250m, 1, 256Mi or 2Gi")
     cap, floor = quantity(high), quantity(low)
     if cap is None or floor is None:
-        return Problem(where, f"the tenant's cap {high!r} or minimum {low!r} is not a quantity",
-                       "fix the tenant's namespace annotations")
+        return Problem(
+            where,
+            f"the tenant's cap {high!r} or minimum {low!r} is not a quantity",
+            "fix the tenant's namespace annotations",
+        )
     if amount > cap:
         return Problem(where, f"{value} is over the cap of {high}", f"ask for at most {high}")
     if amount < floor:

@@ -8,10 +8,12 @@ that both the spec check and the cluster policies read.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from . import fleet as fleet_mod
 from .fleet import MAIN_BRANCH, Fleet
+from .policy import PolicySet, load_policies
 from .spec import Caps
 from .yamlio import load_one
 
@@ -24,8 +26,9 @@ def namespace_path(tenant: str) -> str:
     return f"infrastructure/tenants/{tenant}/namespace.yaml"
 
 
-def default_namespace(tenant: str, caps: Caps = Caps()) -> dict[str, Any]:
+def default_namespace(tenant: str, caps: Caps | None = None) -> dict[str, Any]:
     """A tenant namespace as `stratops tenant add` writes it, with the default caps."""
+    caps = caps or Caps()
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -48,8 +51,10 @@ def tenant_namespace(fleet: Fleet, tenant: str, rev: str = MAIN_BRANCH) -> dict[
 def tenant_caps(fleet: Fleet, tenant: str) -> Caps:
     annotations = (tenant_namespace(fleet, tenant).get("metadata") or {}).get("annotations") or {}
     defaults = Caps()
-    return Caps(max_cpu=str(annotations.get(MAX_CPU, defaults.max_cpu)),
-                max_memory=str(annotations.get(MAX_MEMORY, defaults.max_memory)))
+    return Caps(
+        max_cpu=str(annotations.get(MAX_CPU, defaults.max_cpu)),
+        max_memory=str(annotations.get(MAX_MEMORY, defaults.max_memory)),
+    )
 
 
 def fleet_policies(fleet: Fleet, rev: str = MAIN_BRANCH):
@@ -59,11 +64,6 @@ def fleet_policies(fleet: Fleet, rev: str = MAIN_BRANCH):
 
 
 @lru_cache(maxsize=8)
-def _load_policies(directory: str):
-    try:
-        from .policy import load_policies
-    except ImportError:  # the policy engine is optional until it lands
-        return None
-    from pathlib import Path
-
+def _load_policies(directory: str) -> PolicySet:
+    """Keyed by the materialized tree's path, which names its git tree id: a cache hit is the same content."""
     return load_policies([Path(directory)])

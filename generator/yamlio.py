@@ -26,7 +26,19 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_str(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    """Strings must be valid Unicode: a lone surrogate escape ("\\ud800") could never be written as UTF-8."""
+    value = loader.construct_scalar(node)
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        mark = node.start_mark
+        raise yaml.constructor.ConstructorError(
+            None, None, f"string with a lone surrogate escape (line {mark.line + 1}, column {mark.column + 1})", mark
+        )
+    return value
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 
 
 def load_one(text: str, origin: str) -> Any:

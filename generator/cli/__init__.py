@@ -6,7 +6,10 @@ import sys
 
 import click
 
+from executor.commands import commands as executor_commands
+
 from ..errors import UserError
+from ..policy.commands import policy
 from . import fleet_cmds, validate_cmd
 
 
@@ -29,20 +32,5 @@ def main() -> None:
     """Run trading strategies as GitOps: every deploy is a commit in the fleet repo."""
 
 
-main.add_command(validate_cmd.validate)
-for command in fleet_cmds.COMMANDS:
+for command in (*fleet_cmds.COMMANDS, *executor_commands, validate_cmd.validate, policy):
     main.add_command(command)
-
-try:  # commands of packages that may be absent in a partial install
-    from executor.commands import feed, sink
-
-    main.add_command(feed)
-    main.add_command(sink)
-except ImportError:
-    pass
-try:
-    from ..policy.commands import policy
-
-    main.add_command(policy)
-except ImportError:
-    pass

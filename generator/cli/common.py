@@ -14,12 +14,19 @@ from ..errors import Problem, UserError
 from ..fleet import Fleet
 
 repo_option = click.option(
-    "--repo", "repo", type=click.Path(file_okay=False, path_type=Path), default=lambda: os.environ.get(
-        "STRATOPS_FLEET", "."), show_default="$STRATOPS_FLEET or .", help="The fleet repo.")
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("STRATOPS_FLEET", "."),
+    show_default="$STRATOPS_FLEET or .",
+    help="The fleet repo.",
+)
 author_option = click.option(
-    "--author", "author", default=None, help='Commit author, "Name <email>" (default: git config user).')
+    "--author", "author", default=None, help='Commit author, "Name <email>" (default: git config user).'
+)
 tenant_option = click.option(
-    "--as-tenant", "acting_tenant", default=None, help="Act as this tenant: refuse anything of another tenant.")
+    "--as-tenant", "acting_tenant", default=None, help="Act as this tenant: refuse anything of another tenant."
+)
 
 
 def open_fleet(repo: Path) -> Fleet:

@@ -69,8 +69,10 @@ def list_(tenant: str | None, as_json: bool, repo: Path) -> None:
         return
     for row in rows:
         res = row["resources"]
-        click.echo(f"{row['tenant']}/{row['name']}\t{row['class']}\tcpu={res.get('cpu')} "
-                   f"memory={res.get('memory')}\t{','.join(row['subscriptions'])}")
+        click.echo(
+            f"{row['tenant']}/{row['name']}\t{row['class']}\tcpu={res.get('cpu')} "
+            f"memory={res.get('memory')}\t{','.join(row['subscriptions'])}"
+        )
     if not rows:
         click.echo("no strategies deployed")
 

@@ -63,14 +63,10 @@ def _rules(controllers: set[str], operations: list[str]) -> list[dict[str, Any]]
     rules = []
     apps = sorted(controllers & APPS)
     if apps:
-        rules.append(
-            {"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": apps, "operations": operations}
-        )
+        rules.append({"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": apps, "operations": operations})
     batch = sorted(controllers & {"jobs", "cronjobs"})
     if batch:
-        rules.append(
-            {"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": batch, "operations": operations}
-        )
+        rules.append({"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": batch, "operations": operations})
     return rules
 
 

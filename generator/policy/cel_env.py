@@ -169,9 +169,7 @@ def _quantity_functions() -> list[cel.FunctionDecl]:
             _o("quantity_sub_int", q, [q, INT], lambda a, b: _qval(_dec(a) - b), True),
         ),
         _fn("asInteger", _o("quantity_asInteger", INT, [q], _as_integer, True)),
-        _fn(
-            "asApproximateFloat", _o("quantity_asApproximateFloat", DBL, [q], lambda a: float(_dec(a)), True)
-        ),
+        _fn("asApproximateFloat", _o("quantity_asApproximateFloat", DBL, [q], lambda a: float(_dec(a)), True)),
         _fn(
             "isInteger",
             _o("quantity_isInteger", BOOL, [q], lambda a: _dec(a) == _dec(a).to_integral_value(), True),
@@ -237,9 +235,7 @@ def _list_functions() -> list[cel.FunctionDecl]:
                 lambda a, b: all(x in a for x in b) and all(x in b for x in a),
             ),
         ),
-        _fn(
-            "sets.intersects", _o("sets_intersects", BOOL, [LIST, LIST], lambda a, b: any(x in a for x in b))
-        ),
+        _fn("sets.intersects", _o("sets_intersects", BOOL, [LIST, LIST], lambda a, b: any(x in a for x in b))),
     ]
 
 
@@ -290,11 +286,7 @@ def environment() -> cel.Env:
         ext_encoders.ExtEncoders(),
     ]
     functions = (
-        _quantity_functions()
-        + _regex_functions()
-        + _list_functions()
-        + _image_functions()
-        + _offline_functions()
+        _quantity_functions() + _regex_functions() + _list_functions() + _image_functions() + _offline_functions()
     )
     return cel.NewEnv(variables={v: DYN for v in VARIABLES}, extensions=extensions, functions=functions)
 

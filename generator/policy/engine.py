@@ -238,9 +238,7 @@ def to_float_numbers(value: Any) -> Any:
     return value
 
 
-def _with_namespace(
-    obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None
-) -> dict[str, Any]:
+def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None) -> dict[str, Any]:
     """Namespaced objects without a namespace land in the target namespace (Kyverno CLI: `default`)."""
     if not info.namespaced or info.namespace:
         return obj

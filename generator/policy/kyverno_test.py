@@ -155,9 +155,7 @@ def _load_namespaces(ctx: _Ctx, values: dict[str, Any]) -> dict[str, dict[str, A
     for i, sel in enumerate(_list(ctx, values.get("namespaceSelector"), "values.namespaceSelector")):
         item = _map(ctx, sel, f"values.namespaceSelector[{i}]", {"name", "labels"})
         name = _str(ctx, item.get("name"), f"values.namespaceSelector[{i}].name", True)
-        ns = namespaces.setdefault(
-            name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        )
+        ns = namespaces.setdefault(name, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         ns["metadata"].setdefault("labels", {}).update(item.get("labels") or {})
     return namespaces
 
@@ -228,9 +226,7 @@ def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> lis
     return out
 
 
-def _compare(
-    evals: _Evaluations, index: int, policy: str, want: str, operation: str
-) -> tuple[str, bool, str]:
+def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> tuple[str, bool, str]:
     rid = resource_id(evals.resources[index])
     got = [r for r in evals.results(index, operation) if r.policy == policy]
     if not got:

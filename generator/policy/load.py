@@ -252,8 +252,7 @@ def parse_policy_document(doc: dict[str, Any], source: str) -> Policy:
     if group != GROUP or version not in VERSIONS:
         raise ctx.fail(
             "apiVersion",
-            f"unsupported {api_version!r} for {KIND} "
-            f"(supported: {', '.join(f'{GROUP}/{v}' for v in VERSIONS)})",
+            f"unsupported {api_version!r} for {KIND} (supported: {', '.join(f'{GROUP}/{v}' for v in VERSIONS)})",
         )
     meta = doc.get("metadata") or {}
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:

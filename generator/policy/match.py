@@ -144,9 +144,7 @@ def selector_matches(selector: LabelSelector | None, labels: dict[str, str]) -> 
     return True
 
 
-def namespace_labels(
-    info: ObjectInfo, obj: dict[str, Any], namespace: dict[str, Any] | None
-) -> dict[str, str]:
+def namespace_labels(info: ObjectInfo, obj: dict[str, Any], namespace: dict[str, Any] | None) -> dict[str, str]:
     """Labels the namespaceSelector is evaluated against (Kubernetes admission rules)."""
     if info.kind == "Namespace" and info.group == "":
         return info.labels  # a Namespace is matched on its own labels

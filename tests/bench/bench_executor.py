@@ -135,9 +135,7 @@ def _blast(pub: zmq.Socket[bytes], n: int, pid: int) -> None:
     """
     pub.recv()
     time.sleep(0.3)
-    payload = msgpack.packb(
-        {"symbol": "BTC-USD", "ts": time.time_ns(), "price": 42000.5, "size": 0.01, "side": "buy"}
-    )
+    payload = msgpack.packb({"symbol": "BTC-USD", "ts": time.time_ns(), "price": 42000.5, "size": 0.01, "side": "buy"})
     topic, session, now = b"trades.BTC-USD", 1, time.time_ns()
     headers = [wire.pack_header(wire.TRADE, session, seq, now) for seq in range(1, n + 1)]
     os.kill(pid, signal.SIGSTOP)
@@ -152,9 +150,7 @@ def _blast(pub: zmq.Socket[bytes], n: int, pid: int) -> None:
 def bench_throughput(tmp: Path, ctx: zmq.Context[Any]) -> dict[str, float]:
     feed = f"ipc://{tmp}/tp-feed"
     pub = _xpub(ctx, feed)
-    bare = subprocess.Popen(
-        [sys.executable, "-c", BARE, feed, str(N_THROUGHPUT)], stdout=subprocess.PIPE, env=_env()
-    )
+    bare = subprocess.Popen([sys.executable, "-c", BARE, feed, str(N_THROUGHPUT)], stdout=subprocess.PIPE, env=_env())
     _blast(pub, N_THROUGHPUT, bare.pid)
     first, last = map(int, bare.communicate(timeout=120)[0].split())
     bare_rate = (N_THROUGHPUT - 1) / ((last - first) / 1e9)
@@ -205,14 +201,10 @@ def bench_latency(
         if delay > 0.0005:
             time.sleep(delay)
         t = topics[i % executors]
-        pub.publish(
-            t.encode(), wire.TRADE, {"symbol": t[7:], "ts": time.time_ns(), "price": 1.0, "size": 1.0}
-        )
+        pub.publish(t.encode(), wire.TRADE, {"symbol": t[7:], "ts": time.time_ns(), "price": 1.0, "size": 1.0})
     achieved = total / (time.monotonic() - start)
     for t in topics:
-        pub.publish(
-            t.encode(), wire.TRADE, {"symbol": t[7:], "ts": time.time_ns(), "price": -1.0, "size": 0.0}
-        )
+        pub.publish(t.encode(), wire.TRADE, {"symbol": t[7:], "ts": time.time_ns(), "price": -1.0, "size": 0.0})
     lags: list[int] = []
     for _ in topics:
         if not pull.poll(30_000):
@@ -266,9 +258,7 @@ def bench_idle_rss(tmp: Path) -> dict[str, float]:
     _ready(port)
     time.sleep(1.0)
     status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-    fields = {
-        line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))
-    }
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
     proc.terminate()
     proc.wait(10)
     return {"rss_mb": fields["VmRSS"] / 1024, "peak_rss_mb": fields["VmHWM"] / 1024}

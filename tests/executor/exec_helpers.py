@@ -95,12 +95,8 @@ class Executor:
         return out
 
     def wait_ready(self, timeout: float = 15.0) -> None:
-        wait_for(
-            lambda: self.get("/readyz")[0] == 200 or self.proc.poll() is not None, timeout, what="readyz"
-        )
-        assert self.proc.poll() is None, (
-            f"executor exited {self.proc.returncode}: {self.log_path.read_text()}"
-        )
+        wait_for(lambda: self.get("/readyz")[0] == 200 or self.proc.poll() is not None, timeout, what="readyz")
+        assert self.proc.poll() is None, f"executor exited {self.proc.returncode}: {self.log_path.read_text()}"
 
     def stop(self, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:

@@ -60,9 +60,7 @@ def test_ma_crossover_end_to_end_matches_replay(
     d = REPO / "examples" / "ma-crossover"
     spec = _spec(d)["spec"]
     cls = load_strategy_class(d, spec["code"]["file"], spec["code"]["class"])
-    expected = [
-        (s.symbol, s.side, s.reason) for s in replay(cls, records, spec["params"], spec["subscriptions"])
-    ]
+    expected = [(s.symbol, s.side, s.reason) for s in replay(cls, records, spec["params"], spec["subscriptions"])]
     ex = env.start(
         "ma-crossover",
         spec["code"]["file"],

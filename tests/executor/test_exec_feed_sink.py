@@ -107,9 +107,7 @@ def test_fixed_rate_sequences_and_heartbeats(short_tmp: Path, zctx: zmq.Context[
     assert 0.3 + 40 / 200 * 0.8 < elapsed < 3.0  # paced, not instant
     data = [(m[0], wire.unpack_header(m[1])) for m in msgs if wire.unpack_header(m[1]).type != wire.HEARTBEAT]
     assert [h.seq for t, h in data if t == b"trades.BTC-USD"] == list(range(1, 41))
-    hbs = [
-        (m[0], wire.unpack_header(m[1]).seq) for m in msgs if wire.unpack_header(m[1]).type == wire.HEARTBEAT
-    ]
+    hbs = [(m[0], wire.unpack_header(m[1]).seq) for m in msgs if wire.unpack_header(m[1]).type == wire.HEARTBEAT]
     assert (b"quotes.ETH-USD", 1) in hbs  # the idle topic got heartbeats carrying its last seq
     assert len({wire.unpack_header(m[1]).session for m in msgs}) == 1
 
@@ -119,9 +117,7 @@ def test_loop_keeps_numbering_and_recorded_speed(short_tmp: Path, zctx: zmq.Cont
     pub_sock = zctx.socket(zmq.PUB)
     pub_sock.bind(endpoint)
     sub = _sub(zctx, endpoint, b"trades.")
-    recs = [
-        {"type": "trade", "symbol": "X", "ts": i * 100_000_000, "price": 1.0, "size": 1.0} for i in range(3)
-    ]
+    recs = [{"type": "trade", "symbol": "X", "ts": i * 100_000_000, "price": 1.0, "size": 1.0} for i in range(3)]
     rep = Replayer(recs, Publisher(pub_sock), FeedOptions(speed="recorded", rate=1.0, loop=True, warmup=0.3))
     threading.Timer(1.4, rep.stop.set).start()
     rep.run()
@@ -130,9 +126,7 @@ def test_loop_keeps_numbering_and_recorded_speed(short_tmp: Path, zctx: zmq.Cont
         for m in _recv_all(sub, time.monotonic() + 0.2)
         if wire.unpack_header(m[1]).type == wire.TRADE
     ]
-    assert 12 <= len(seqs) <= 21 and seqs == list(
-        range(1, len(seqs) + 1)
-    )  # ~0.2 s per loop at recorded speed
+    assert 12 <= len(seqs) <= 21 and seqs == list(range(1, len(seqs) + 1))  # ~0.2 s per loop at recorded speed
 
 
 def test_proxy_fans_in_and_out(short_tmp: Path, zctx: zmq.Context[Any]) -> None:
@@ -149,9 +143,7 @@ def test_proxy_fans_in_and_out(short_tmp: Path, zctx: zmq.Context[Any]) -> None:
 
     def flow() -> bool:
         for sym, pub in pubs:
-            pub.publish(
-                f"trades.{sym}".encode(), wire.TRADE, {"symbol": sym, "ts": 1, "price": 1.0, "size": 1.0}
-            )
+            pub.publish(f"trades.{sym}".encode(), wire.TRADE, {"symbol": sym, "ts": 1, "price": 1.0, "size": 1.0})
         return all(s.poll(50) for s in subs)
 
     wait_for(flow, timeout=10, what="messages through the proxy")
@@ -179,8 +171,7 @@ def test_feed_and_sink_commands(short_tmp: Path, zctx: zmq.Context[Any]) -> None
     out, sink_ep = short_tmp / "signals.ndjson", f"ipc://{short_tmp}/sink"
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     code = (
-        "import sys; from executor.commands import sink_command; "
-        "sink_command.main(sys.argv[1:], standalone_mode=True)"
+        "import sys; from executor.commands import sink_command; sink_command.main(sys.argv[1:], standalone_mode=True)"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--bind", sink_ep, "--out", str(out)],

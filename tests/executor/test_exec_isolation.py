@@ -100,9 +100,7 @@ def test_bad_strategies_are_contained(env: Env, publisher: Publisher, sink: list
     sent = _publish_stream(publisher)
 
     healthy = exes["healthy"]
-    wait_for(
-        lambda: healthy.metric("events_total") == sent, timeout=20, what="healthy executor to get every event"
-    )
+    wait_for(lambda: healthy.metric("events_total") == sent, timeout=20, what="healthy executor to get every event")
     assert healthy.metric("missed_messages_total") == 0 and healthy.metric("sequence_gaps_total") == 0
     assert healthy.get("/readyz")[0] == 200
 

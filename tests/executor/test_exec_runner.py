@@ -31,9 +31,7 @@ def trade(i: int, symbol: str = "BTC-USD") -> dict[str, Any]:
 def started(env: Env, publisher: Publisher, subs: list[str], **kw: Any):
     from exec_helpers import sync_feed
 
-    ex = env.start(
-        kw.pop("name", "counter"), kw.pop("file", "basic.py"), kw.pop("cls", "Counter"), subs, **kw
-    )
+    ex = env.start(kw.pop("name", "counter"), kw.pop("file", "basic.py"), kw.pop("cls", "Counter"), subs, **kw)
     ex.wait_ready()
     sync_feed(publisher, [ex], [TOPIC])
     return ex
@@ -49,10 +47,7 @@ def test_probes_signals_and_exact_topics(env: Env, publisher: Publisher, sink: l
     m = ex.metrics()
     assert m["stratops_executor_events_total"] == 50
     assert m["stratops_executor_filtered_total"] == 50  # BTC-USDT passed the prefix filter, then was dropped
-    assert (
-        m["stratops_executor_handler_seconds_count"] >= 50
-        and m["stratops_executor_feed_lag_seconds_count"] == 50
-    )
+    assert m["stratops_executor_handler_seconds_count"] >= 50 and m["stratops_executor_feed_lag_seconds_count"] == 50
     sig = sink[0]
     assert (sig["strategy"], sig["tenant"], sig["side"]) == ("counter", "test", "buy")
     assert sig["ts"] >= sig["event_receive_ts"] >= sig["event_ts"] > 0 and sig["signal_seq"] == 1

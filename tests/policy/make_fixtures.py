@@ -112,11 +112,7 @@ HOST_PATH = {"name": "host", "hostPath": {"path": "/var/run"}}
 CASES: dict[str, tuple[list[Case], list[Case]]] = {
     "require-run-as-non-root": (
         [
-            Case(
-                both(
-                    setp("securityContext.runAsNonRoot", False), setp("c.securityContext.runAsNonRoot", None)
-                )
-            ),
+            Case(both(setp("securityContext.runAsNonRoot", False), setp("c.securityContext.runAsNonRoot", None))),
             Case(setp("c.securityContext.runAsNonRoot", False)),
             Case(setp("c.securityContext.runAsUser", 0)),
         ],

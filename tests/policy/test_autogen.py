@@ -45,9 +45,7 @@ def test_rewrite_is_plain_substring_replace():
     assert "oldObject.spec.template.metadata.name" in out
     assert "object.?spec.y" in out and 'object["spec"]' in out  # not rewritten
     assert rewrite("object.metadata.namespace", "cronjobs") == "object.metadata.namespace"
-    assert (
-        rewrite("object.metadata.name", "cronjobs") == "object.spec.jobTemplate.spec.template.metadata.name"
-    )
+    assert rewrite("object.metadata.name", "cronjobs") == "object.spec.jobTemplate.spec.template.metadata.name"
     assert rewrite("namespaceObject.metadata.name", "defaults") == "namespaceObject.metadata.name"
 
 
@@ -80,9 +78,7 @@ def test_deployment_statefulset_cronjob_evaluated(write_policy):
 
 
 def test_controllers_list_selects_and_empty_disables(write_policy):
-    only = write_policy(
-        CHECK + "autogen:\n  podControllers:\n    controllers: [deployments, nosuch]\n", "only"
-    )
+    only = write_policy(CHECK + "autogen:\n  podControllers:\n    controllers: [deployments, nosuch]\n", "only")
     ps = load_policies([only])
     assert ps.evaluate(bad(o.deployment()), o.namespace())[0].status == "fail"
     assert ps.evaluate(bad(statefulset()), o.namespace()) == []

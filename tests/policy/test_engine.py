@@ -45,8 +45,7 @@ def test_message_expression_message_and_default(write_policy):
     body = "validations:\n  - expression: 'false'\n    messageExpression: \"'pod ' + object.metadata.name\"\n"
     assert one(write_policy, body).message == "pod momentum-btc"
     body = (
-        "validations:\n  - expression: 'false'\n    message: static\n"
-        "    messageExpression: \"1/0 == 1 ? 'x' : ''\"\n"
+        "validations:\n  - expression: 'false'\n    message: static\n    messageExpression: \"1/0 == 1 ? 'x' : ''\"\n"
     )
     assert one(write_policy, body).message == "static"  # failing messageExpression falls back
     body = "validations:\n  - expression: 'true'\n  - expression: 'false'\n"
@@ -54,10 +53,7 @@ def test_message_expression_message_and_default(write_policy):
 
 
 def test_first_failing_validation_wins(write_policy):
-    body = (
-        "validations:\n  - {expression: 'false', message: first}\n"
-        "  - {expression: 'false', message: second}\n"
-    )
+    body = "validations:\n  - {expression: 'false', message: first}\n  - {expression: 'false', message: second}\n"
     assert one(write_policy, body).message == "first"
 
 
@@ -65,9 +61,7 @@ def test_audit_vs_deny(tmp_path: Path, write_policy):
     fail = PODS_RULE + "validations:\n  - {expression: 'false', message: nope}\n"
     audit = write_policy(fail + "validationActions: [Audit]\n", "audit")
     manifest = tmp_path / "m.yaml"
-    manifest.write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: []}\n"
-    )
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: []}\n")
     result = CliRunner().invoke(policy, ["apply", "-p", str(audit), "-r", str(manifest)])
     assert result.exit_code == 0, result.output
     assert "FAIL  audit v1/Pod/x/a [Audit]: nope" in result.output

@@ -32,9 +32,7 @@ def test_unknown_nested_field(write_policy):
 
 
 def test_bad_api_version_and_values(write_policy):
-    assert "unsupported 'policies.kyverno.io/v2'" in err(
-        [write_policy(OK, api_version="policies.kyverno.io/v2")]
-    )
+    assert "unsupported 'policies.kyverno.io/v2'" in err([write_policy(OK, api_version="policies.kyverno.io/v2")])
     assert "spec.failurePolicy" in err([write_policy(OK + "failurePolicy: Sometimes\n", "f")])
     assert "unknown action 'Block'" in err([write_policy(OK + "validationActions: [Block]\n", "a")])
     assert "spec.matchConstraints: required" in err([write_policy("validations: []\n", "m")])
@@ -64,9 +62,7 @@ def test_duplicate_policy_names(tmp_path: Path, write_policy):
 
 
 def test_bad_cel_names_policy_expression_and_position(write_policy):
-    path = write_policy(
-        PODS_RULE + "validations:\n  - expression: object.spec.containers.all(c, c.name ==)\n"
-    )
+    path = write_policy(PODS_RULE + "validations:\n  - expression: object.spec.containers.all(c, c.name ==)\n")
     msg = err([path])
     assert "policy 'p'" in msg and "spec.validations[0].expression" in msg
     assert "object.spec.containers.all(c, c.name ==)" in msg

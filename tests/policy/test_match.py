@@ -33,14 +33,10 @@ def test_rule_fields():
     assert not rule_matches(rule, info, "UPDATE")
     assert rule_matches(ResourceRule(("*",), ("*",), ("*",), ("*",)), info, "DELETE")
     assert not rule_matches(ResourceRule(("",), ("v1",), ("deployments",), ("*",)), info, "CREATE")
-    assert not rule_matches(
-        ResourceRule(("apps",), ("v1",), ("deployments",), ("*",), ("other",)), info, "CREATE"
-    )
+    assert not rule_matches(ResourceRule(("apps",), ("v1",), ("deployments",), ("*",), ("other",)), info, "CREATE")
     assert not rule_matches(ResourceRule(("*",), ("*",), ("*",), ("*",), scope="Cluster"), info, "CREATE")
     ns_info = ObjectInfo.of(o.namespace())
-    assert not rule_matches(
-        ResourceRule(("*",), ("*",), ("*",), ("*",), scope="Namespaced"), ns_info, "CREATE"
-    )
+    assert not rule_matches(ResourceRule(("*",), ("*",), ("*",), ("*",), scope="Namespaced"), ns_info, "CREATE")
 
 
 def test_exclude_and_operations(write_policy):
@@ -94,8 +90,7 @@ def test_object_selector_in_notin(write_policy):
 
 def test_missing_namespace_defaults_to_target_namespace(write_policy):
     spec = rules(
-        "  resourceRules:\n    - {apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], "
-        "operations: ['*']}\n"
+        "  resourceRules:\n    - {apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['*']}\n"
     )
     ps = load_policies([write_policy(spec)])
     pod = o.pod()

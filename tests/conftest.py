@@ -1,0 +1,21 @@
+"""Shared fixtures: real fleet repos in tmp dirs, spec folders, the real helm binary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import actions
+from generator.fleet import Fleet
+from tests.support import AUTHOR
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    return actions.init(tmp_path / "fleet", "local", AUTHOR)
+
+
+@pytest.fixture
+def spec_dir(tmp_path: Path) -> Path:
+    return tmp_path / "specs"
