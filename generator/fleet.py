@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 from git.objects.fun import tree_entries_from_data, tree_to_stream
@@ -91,7 +93,7 @@ class Fleet:
         if not self._journal.exists():
             return
         old, new, *folders = self._journal.read_text().split()
-        self._sync_worktree(old, new, folders, force=True)
+        self._sync_worktree(old, new, folders)
 
     # --- reading -------------------------------------------------------------
 
@@ -162,10 +164,14 @@ class Fleet:
         """
         parent = parent or self.head(branch) or self.head()
         base_tree = self.repo.commit(parent).tree.binsha
-        root = base_tree
-        for folder, files in sorted(changes.items()):
-            folder_sha = self._write_folder(files) if files else None
-            root = self._replace(root, list(folder.parts), folder_sha)
+        edits: dict[str, Any] = {}
+        for folder, files in changes.items():
+            *parents, leaf = folder.parts
+            node = edits
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = self._write_folder(files) if files else None
+        root = self._apply(base_tree, edits)
         if root == base_tree:
             return None
         committer = git.Actor("stratops", "stratops@localhost")
@@ -204,22 +210,42 @@ class Fleet:
         except TypeError:  # detached HEAD
             return None
 
-    def _sync_worktree(self, old: str, new: str, folders: list[str], force: bool = False) -> None:
-        """Bring index and files of the changed folders to `new` (two-tree merge; forced on recovery)."""
-        try:
-            if force:
-                raise git.GitCommandError("read-tree", 1)
-            self.repo.git.read_tree("-m", "-u", old, new)
-        except git.GitCommandError:
-            for folder in folders:
-                self._force_folder(new, folder)
+    def _sync_worktree(self, old: str, new: str, folders: list[str]) -> None:
+        """Bring index and files of the changed folders to `new`, touching only their paths.
+
+        A two-tree `read-tree -m -u` would stat every file of the repo (0.4 s at 10,000 strategies);
+        this costs the changed files plus one rewrite of the index. It is idempotent, so the journal
+        can replay it after a kill.
+        """
+        lines = []
+        for folder in folders:
+            stale = self._tree_files(old, folder).keys() | _files_under(self.path / folder, self.path)
+            lines += [f"0 {_NULL_SHA}\t{path}" for path in sorted(stale)]
+            shutil.rmtree(self.path / folder, ignore_errors=True)
+            for path, (mode, binsha) in sorted(self._tree_files(new, folder).items()):
+                target = self.path / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.repo.odb.stream(binsha).read())
+                target.chmod(0o755 if mode & 0o111 else 0o644)
+                lines.append(f"{mode:o} {binsha.hex()}\t{path}")
+        if lines:
+            subprocess.run(
+                ["git", "update-index", "--index-info"],
+                cwd=self.path,
+                input="\n".join(lines) + "\n",
+                text=True,
+                check=True,
+                capture_output=True,
+            )
         self._journal.unlink(missing_ok=True)
 
-    def _force_folder(self, rev: str, folder: str) -> None:
-        self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", folder)
-        shutil.rmtree(self.path / folder, ignore_errors=True)
-        if self.read_folder(folder, rev) is not None:
-            self.repo.git.checkout(rev, "--", folder)
+    def _tree_files(self, rev: str, folder: str) -> dict[str, tuple[int, bytes]]:
+        """path -> (mode, blob id) of every file under `folder` at `rev` (empty when absent)."""
+        try:
+            tree = self.repo.commit(rev).tree[folder]
+        except (KeyError, ValueError):
+            return {}
+        return {b.path: (b.mode, b.binsha) for b in tree.traverse() if b.type == "blob"}
 
     def _write_blob(self, data: bytes) -> bytes:
         return self.repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).binsha
@@ -237,19 +263,25 @@ class Fleet:
     def _read_tree(self, binsha: bytes) -> list[tuple[bytes, int, str]]:
         return tree_entries_from_data(self.repo.odb.stream(binsha).read())
 
-    def _replace(self, tree: bytes | None, parts: list[str], new: bytes | None) -> bytes | None:
-        """Return `tree` with the entry at `parts` set to the tree `new` (removed when None)."""
-        entries = self._read_tree(tree) if tree else []
-        current = next((e for e in entries if e[2] == parts[0]), None)
-        if len(parts) == 1:
-            replacement = new
-        else:
-            below = current[0] if current and current[1] == _TREE_MODE else None
-            replacement = self._replace(below, parts[1:], new)
-        entries = [e for e in entries if e[2] != parts[0]]
-        if replacement is not None:
-            entries.append((replacement, _TREE_MODE, parts[0]))
-        return self._write_tree(entries) if entries else None
+    def _apply(self, tree: bytes | None, edits: dict[str, Any]) -> bytes | None:
+        """Return `tree` with `edits` applied: name -> nested edits (dict), a new tree id, or None to remove.
+
+        Each touched tree is read and written once, so a commit of many folders costs what its paths cost.
+        """
+        entries = {e[2]: e for e in (self._read_tree(tree) if tree else [])}
+        for name, edit in edits.items():
+            if isinstance(edit, dict):
+                current = entries.get(name)
+                edit = self._apply(current[0] if current and current[1] == _TREE_MODE else None, edit)
+            if edit is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = (edit, _TREE_MODE, name)
+        return self._write_tree(list(entries.values())) if entries else None
+
+
+def _files_under(folder: Path, root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
 
 
 def _change(commit: git.Commit) -> Change:
