@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/stratops demo
 
 bench: install
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install
 	$(BIN)/ruff check generator executor tests
