@@ -119,7 +119,7 @@ def _check_schemas(rendered: Rendered) -> list[Finding]:
 
 def _check_policies(rendered: Rendered, namespace: dict[str, Any] | None, policies: PolicyEvaluator) -> list[Finding]:
     findings = []
-    for obj in rendered.objects:
+    for obj in rendered.all_objects():  # a hand-added manifest is admitted like the chart's objects
         for result in policies.evaluate(obj, namespace):
             if result.status in ("fail", "error"):
                 severity = "error" if "Deny" in result.actions or result.status == "error" else "warning"
