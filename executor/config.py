@@ -14,6 +14,7 @@ ENV_OVERRIDES = {
     "STRATOPS_HTTP_PORT": "http_port",
     "STRATOPS_STATE_DIR": "state_dir",
     "STRATOPS_CODE_DIR": "code_dir",
+    "STRATOPS_HTTP_SOCKET": "http_socket",
 }
 
 
@@ -35,6 +36,7 @@ class ExecutorConfig:
     params: dict[str, Any] = field(default_factory=dict)
     http_port: int = 8080
     http_host: str = "0.0.0.0"
+    http_socket: str | None = None  # serve the probes on this unix socket instead of TCP (local runtime)
     state_dir: Path = Path("/var/lib/stratops/state")
     handler_timeout: float = 5.0
     max_consecutive_errors: int = 10

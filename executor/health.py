@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,8 +102,29 @@ class _Server(ThreadingHTTPServer):
     drain: Callable[[], bool]
 
 
-def start_http(host: str, port: int, health: Health, metrics: ExecutorMetrics, drain: Callable[[], bool]) -> _Server:
-    server = _Server((host, port), _Handler)
+class _UnixServer(socketserver.ThreadingUnixStreamServer):
+    """The same endpoints on a unix socket: reachable from the host even inside a private network namespace."""
+
+    daemon_threads = True
+    health: Health
+    metrics: ExecutorMetrics
+    drain: Callable[[], bool]
+
+
+def start_http(
+    host: str,
+    port: int,
+    health: Health,
+    metrics: ExecutorMetrics,
+    drain: Callable[[], bool],
+    unix_socket: str | None = None,
+) -> _Server | _UnixServer:
+    if unix_socket:
+        if os.path.exists(unix_socket):
+            os.unlink(unix_socket)  # left by a previous run of this executor
+        server: _Server | _UnixServer = _UnixServer(unix_socket, _Handler)
+    else:
+        server = _Server((host, port), _Handler)
     server.health, server.metrics, server.drain = health, metrics, drain
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

@@ -61,7 +61,8 @@ class Runner:
     # -- lifecycle -------------------------------------------------------------------
     def run(self) -> int:
         self._install_signals()
-        self.http = start_http(self.cfg.http_host, self.cfg.http_port, self.health, self.metrics, self.drain)
+        cfg = self.cfg
+        self.http = start_http(cfg.http_host, cfg.http_port, self.health, self.metrics, self.drain, cfg.http_socket)
         self._connect()
         self._attach_strategy()
         self.watchdog.start()

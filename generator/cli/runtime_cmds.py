@@ -1,0 +1,148 @@
+"""The local runtime: `stratops up`, `status`, `signals`, `demo`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import Problem, UserError
+from ..runtime.paths import RuntimePaths
+from ..runtime.signals import follow
+from ..runtime.status import read_status
+
+repo_argument = click.argument("repo", type=click.Path(file_okay=False, path_type=Path), default=".", required=False)
+
+
+@click.command()
+@repo_argument
+@click.option("--backoff", type=float, default=10.0, show_default=True, help="CrashLoopBackOff base in seconds.")
+@click.option("--feed-speed", type=click.Choice(["recorded", "fixed", "max"]), default="recorded", show_default=True)
+@click.option("--feed-rate", type=float, default=None, help="fixed: messages/s (1000); recorded: speed-up (1).")
+@click.option("--no-netns", is_flag=True, help="Do not put executors in a private network namespace.")
+def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, no_netns: bool) -> None:
+    """Run the fleet repo's main branch on this machine until Ctrl-C (feed, sink, one process per strategy)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from ..runtime.runtime import Options, Runtime
+    from ..runtime.view import plain, table
+
+    if backoff <= 0:
+        raise UserError("invalid --backoff", [Problem("--backoff", f"{backoff}", "give a positive number of seconds")])
+    rate = feed_rate if feed_rate is not None else (1000.0 if feed_speed == "fixed" else 1.0)
+    options = Options(backoff_base=backoff, feed_speed=feed_speed, feed_rate=rate, netns=not no_netns)
+    console = Console()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            runtime = Runtime(repo, options, say=lambda line: live.console.print(line, markup=False, highlight=False))
+            runtime.run(stop, on_tick=lambda status: live.update(table(status)))
+    else:
+        last = [0.0]
+
+        def every_5s(status: dict) -> None:
+            if time.monotonic() - last[0] >= 5:
+                last[0] = time.monotonic()
+                click.echo(plain(status))
+
+        runtime = Runtime(repo, options, say=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"))
+        runtime.run(stop, on_tick=every_5s)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum, _frame) -> None:
+        if stop.is_set():  # second Ctrl-C: stop waiting for grace periods
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.command()
+@repo_argument
+@click.option("--json", "as_json", is_flag=True, help="Print status.json as it is.")
+def status(repo: Path, as_json: bool) -> None:
+    """The local runtime's status: one row per strategy."""
+    from rich.console import Console
+
+    from ..runtime.view import plain, table
+
+    current = read_status(repo)
+    if current is None:
+        RuntimePaths.of(repo)  # a clear error when REPO is not a repo at all
+        raise UserError(
+            "the local runtime is not running",
+            [Problem(str(repo), "no fresh status.json", f"start it: stratops up {repo}")],
+        )
+    if as_json:
+        click.echo(json.dumps(current, indent=2))
+        return
+    console = Console()
+    if console.is_terminal:
+        console.print(table(current))
+    else:
+        click.echo(plain(current))
+
+
+@click.command()
+@repo_argument
+@click.option("--follow", "-f", "follow_", is_flag=True, help="Keep printing new signals.")
+@click.option("--strategy", default=None, metavar="TENANT/NAME", help="Only this strategy's signals.")
+@click.option("--json", "as_json", is_flag=True, help="Print the NDJSON records as they are.")
+@click.option("-n", "last", type=int, default=10, show_default=True, help="Print the last N signals first.")
+def signals(repo: Path, follow_: bool, strategy: str | None, as_json: bool, last: int) -> None:
+    """Signals the sink received (REPO/.git/stratops-runtime/signals.ndjson)."""
+    from executor.sink import format_signal
+
+    from ..actions import parse_key
+
+    if strategy is not None:
+        parse_key(strategy)
+    path = RuntimePaths.of(repo).signals_file
+    show = (lambda r: click.echo(json.dumps(r))) if as_json else (lambda r: click.echo(format_signal(r)))
+    for record in _last(path, strategy, last):
+        show(record)
+    if follow_:
+        try:
+            for record in follow(path, strategy, from_end=True):
+                show(record)
+        except KeyboardInterrupt:
+            return
+
+
+def _last(path: Path, strategy: str | None, count: int) -> list[dict]:
+    from ..runtime.signals import SignalTail, key_of
+
+    if count <= 0 or not path.exists():
+        return []
+    tail = SignalTail(path, from_end=False)
+    tail.offset = max(0, path.stat().st_size - 512 * 1024 * max(1, count // 100))
+    records = tail.read()
+    return [r for r in records if strategy is None or key_of(r) == strategy][-count:]
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Create the demo fleet repo here (default: a temporary folder, removed at the end).",
+)
+@click.option("--backoff", type=float, default=1.0, show_default=True, help="CrashLoopBackOff base in seconds.")
+def demo(directory: Path | None, backoff: float) -> None:
+    """The whole loop in under two minutes: deploy, signals, a refused commit, a crash loop, a rollback."""
+    from ..runtime.demo import run_demo
+
+    sys.exit(run_demo(directory, backoff))
+
+
+COMMANDS = (up, status, signals, demo)

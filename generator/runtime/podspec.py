@@ -1,0 +1,168 @@
+"""The rendered Deployment -> what the local runtime runs: command, env, limits, probes, volumes, grace period.
+
+Only what the kubelet would act on is taken, and anything the local runtime cannot honour
+faithfully (another image, env from secrets, unknown volume types) is refused with a message,
+so a strategy never runs locally in a way it would not run in the cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+EXECUTOR_IMAGE = "ghcr.io/stratops/executor"
+ENTRYPOINT = ["python", "-m", "executor"]
+CONTRACT_ENV = {  # container path (docs/internals.md) -> the executor's override variable
+    "/opt/stratops/code": "STRATOPS_CODE_DIR",
+    "/var/lib/stratops/state": "STRATOPS_STATE_DIR",
+    "/tmp": "TMPDIR",
+}
+
+
+class PodSpecError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Probe:
+    path: str
+    period: float = 10.0
+    failure_threshold: int = 3
+    initial_delay: float = 0.0
+    timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class Volume:
+    kind: str  # configMap | emptyDir | persistentVolumeClaim
+    name: str
+    files: dict[str, bytes] = field(default_factory=dict)  # configMap: path -> content
+    claim: str = ""
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    key: str
+    argv: list[str]  # container paths, rewritten per run
+    env: dict[str, str]
+    cpu: str | None
+    memory: str | None
+    mounts: dict[str, Volume]  # mountPath -> volume
+    startup: Probe | None
+    liveness: Probe | None
+    readiness: Probe | None
+    pre_stop: str | None
+    grace: float
+    template_hash: str
+
+
+def extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
+    deployments = [o for o in objects if o.get("kind") == "Deployment"]
+    if len(deployments) != 1:
+        raise PodSpecError(f"expected one Deployment in the rendered objects, found {len(deployments)}")
+    template = (deployments[0].get("spec") or {}).get("template") or {}
+    pod = template.get("spec") or {}
+    containers = pod.get("containers") or []
+    if len(containers) != 1:
+        raise PodSpecError(f"the local runtime runs pods of one container, this one has {len(containers)}")
+    container = containers[0]
+    image = str(container.get("image", ""))
+    if image.split("@")[0].rsplit(":", 1)[0] != EXECUTOR_IMAGE:
+        raise PodSpecError(f"image {image!r}: the local runtime runs only {EXECUTOR_IMAGE}")
+    config_maps = {
+        o["metadata"]["name"]: o for o in objects if o.get("kind") == "ConfigMap" and o.get("metadata", {}).get("name")
+    }
+    volumes = {v.get("name"): _volume(v, config_maps) for v in pod.get("volumes") or []}
+    mounts = {}
+    for mount in container.get("volumeMounts") or []:
+        if mount.get("name") not in volumes:
+            raise PodSpecError(f"volumeMount {mount.get('name')!r} names no volume")
+        if mount.get("subPath"):
+            raise PodSpecError(f"volumeMount {mount.get('name')!r}: subPath is not supported locally")
+        mounts[str(mount["mountPath"]).rstrip("/") or "/"] = volumes[mount["name"]]
+    limits = (container.get("resources") or {}).get("limits") or {}
+    lifecycle = ((container.get("lifecycle") or {}).get("preStop") or {}).get("httpGet") or {}
+    digest = hashlib.sha256(json.dumps([template, _mounted_data(mounts)], sort_keys=True).encode()).hexdigest()
+    return PodSpec(
+        key=key,
+        argv=_argv(container),
+        env=_env(container),
+        cpu=str(limits["cpu"]) if "cpu" in limits else None,
+        memory=str(limits["memory"]) if "memory" in limits else None,
+        mounts=mounts,
+        startup=_probe(container.get("startupProbe")),
+        liveness=_probe(container.get("livenessProbe")),
+        readiness=_probe(container.get("readinessProbe")),
+        pre_stop=lifecycle.get("path"),
+        grace=float(pod.get("terminationGracePeriodSeconds", 30)),
+        template_hash=digest[:16],
+    )
+
+
+def _argv(container: dict[str, Any]) -> list[str]:
+    command = [str(c) for c in container.get("command") or ENTRYPOINT]
+    if command[:3] != ENTRYPOINT and command[:1] not in (["python"], ["python3"]):
+        raise PodSpecError(f"command {command!r}: the local runtime runs only `python ...` in the executor image")
+    return [sys.executable, *command[1:], *(str(a) for a in container.get("args") or [])]
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    env = {}
+    for item in container.get("env") or []:
+        if "value" not in item:
+            raise PodSpecError(f"env {item.get('name')!r}: only literal values are supported locally")
+        env[str(item["name"])] = str(item["value"])
+    return env
+
+
+def _probe(raw: dict[str, Any] | None) -> Probe | None:
+    if not raw:
+        return None
+    http = raw.get("httpGet")
+    if not http:
+        raise PodSpecError("only httpGet probes are supported locally")
+    return Probe(
+        path=str(http.get("path", "/")),
+        period=float(raw.get("periodSeconds", 10)),
+        failure_threshold=int(raw.get("failureThreshold", 3)),
+        initial_delay=float(raw.get("initialDelaySeconds", 0)),
+        timeout=float(raw.get("timeoutSeconds", 1)),
+    )
+
+
+def _volume(raw: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> Volume:
+    name = str(raw.get("name"))
+    if "emptyDir" in raw:
+        return Volume("emptyDir", name)
+    if "persistentVolumeClaim" in raw:
+        return Volume("persistentVolumeClaim", name, claim=str(raw["persistentVolumeClaim"].get("claimName", name)))
+    if "configMap" in raw:
+        ref = raw["configMap"].get("name")
+        if ref not in config_maps:
+            raise PodSpecError(f"volume {name!r}: ConfigMap {ref!r} is not in the rendered objects")
+        cm = config_maps[ref]
+        data = {k: str(v).encode() for k, v in (cm.get("data") or {}).items()}
+        data |= {k: base64.b64decode(v) for k, v in (cm.get("binaryData") or {}).items()}
+        items = raw["configMap"].get("items")
+        files = {str(i["path"]): data[i["key"]] for i in items if i.get("key") in data} if items else data
+        for path in files:
+            if path.startswith("/") or ".." in path.split("/"):
+                raise PodSpecError(f"volume {name!r}: item path {path!r} leaves the volume")
+        return Volume("configMap", name, files)
+    raise PodSpecError(f"volume {name!r}: only configMap, emptyDir and persistentVolumeClaim are supported locally")
+
+
+def _mounted_data(mounts: dict[str, Volume]) -> dict[str, dict[str, str]]:
+    return {p: {k: hashlib.sha256(v).hexdigest() for k, v in vol.files.items()} for p, vol in mounts.items()}
+
+
+def local_path(pod_argv_path: str, mounts: dict[str, str]) -> str:
+    """A container path -> the local path of the mount that holds it (unchanged when no mount does)."""
+    for mount, local in sorted(mounts.items(), key=lambda m: -len(m[0])):
+        if pod_argv_path == mount or pod_argv_path.startswith(mount + "/"):
+            return local + pod_argv_path[len(mount) :]
+    return pod_argv_path
