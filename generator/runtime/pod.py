@@ -163,6 +163,7 @@ class Pod:
         argv = [local_path(a, mounts) for a in self.spec.argv]
         config = self.isolation.launch_config(self.spec.key, limits, argv, env, self.dir)
         self._trim_log()
+        Path(self.socket).unlink(missing_ok=True)  # left by the previous run; the executor may not remove it
         self.proc = sandbox.spawn(config, self.dir / "launch.json", self.dir / "executor.log")
         (self.dir / "executor.pid").write_text(f"{self.proc.pid} {metrics.start_time(self.proc.pid) or 0}\n")
         self.started_at, self.started, self.failed_reason = now, False, ""
