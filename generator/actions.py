@@ -16,7 +16,7 @@ from typing import Any
 import git
 
 from . import fleet as fleet_mod
-from . import layout, review
+from . import layout, remote, review
 from .diff import ObjectDiff, diff_objects
 from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Change, Fleet
@@ -24,7 +24,7 @@ from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
 from .spec import UNCAPPED, Caps, Strategy, load_spec, strategy_from_document
-from .tenants import fleet_policies, tenant_caps, tenant_namespace
+from .tenants import fleet_policies, quota_problems, tenant_caps, tenant_namespace
 from .yamlio import load_one
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -40,10 +40,13 @@ class Outcome:
     report: Report | None = None
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
+    remote: str | None = None  # the remote pushed to; None when the fleet has none
+    pushed: bool = False
+    unpushed: str = ""  # why the commit is only local (empty when pushed or when there is no remote)
 
 
 def init(path: Path, cluster: str, author: git.Actor) -> Fleet:
-    _check_label(cluster, "cluster")
+    check_label(cluster, "cluster")
     return fleet_mod.init_repo(path, layout.fleet_files(cluster), author)
 
 
@@ -52,10 +55,10 @@ def parse_key(key: str) -> tuple[str, str]:
     tenant, sep, name = key.partition("/")
     if not sep:
         raise UserError(f"{key!r} is not a strategy", [Problem("strategy", f"{key!r}", "write it as tenant/name")])
-    return _check_label(tenant, "tenant"), _check_label(name, "name")
+    return check_label(tenant, "tenant"), check_label(name, "name")
 
 
-def _check_label(value: str, what: str) -> str:
+def check_label(value: str, what: str) -> str:
     if not _LABEL.match(value or ""):
         raise UserError(
             f"invalid {what}",
@@ -89,7 +92,12 @@ def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
 
 
 def deploy(
-    fleet: Fleet, strategy: Strategy, author: git.Actor, review_branch: bool = False, acting_tenant: str | None = None
+    fleet: Fleet,
+    strategy: Strategy,
+    author: git.Actor,
+    review_branch: bool = False,
+    acting_tenant: str | None = None,
+    push: bool = True,
 ) -> Outcome:
     if acting_tenant is not None and acting_tenant != strategy.tenant:
         raise UserError(
@@ -117,7 +125,8 @@ def deploy(
     subject = f"deploy {strategy.key}"
     body = _describe_change(current, files)
     trailers = {"Strategy": strategy.key, "Spec-Digest": f"sha256:{strategy.digest}", "Action": "deploy"}
-    outcome = _commit_checked(fleet, folder, files, author, _message(subject, body, trailers), branch, strategy.tenant)
+    message = _message(subject, body, trailers)
+    outcome = _commit_checked(fleet, folder, files, author, message, branch, strategy.tenant, push)
     outcome.action = "deploy"
     if review_branch:
         old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
@@ -167,18 +176,17 @@ def _commit_checked(
     message: str,
     branch: str,
     tenant: str,
+    push: bool = True,
 ) -> Outcome:
-    """Preflight `files` for `folder` (None removes it), then commit them; refuse on any error finding."""
+    """Preflight `files` for `folder` (None removes it), commit them, push; refuse on any error finding."""
     for _ in range(3):
         basis = _basis(fleet)
-        report = preflight(fleet, folder, files, tenant) if files is not None else None
-        if report is not None:
-            report.raise_for_errors(f"{tenant}/{folder.name}")
+        report = check_change(fleet, folder, files, tenant) if files is not None else None
         with fleet.lock():
             if _basis(fleet) != basis:
                 continue  # chart or policies changed under us: check again against the new ones
             sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
-        return Outcome(
+        outcome = Outcome(
             "",
             f"{tenant}/{folder.name}",
             sha,
@@ -187,7 +195,39 @@ def _commit_checked(
             message=message.splitlines()[0],
             warnings=[str(w) for w in report.warnings] if report else [],
         )
+        return push_outcome(fleet, outcome, push, rebase=branch == MAIN_BRANCH) if sha else outcome
     raise UserError("the fleet's chart or policies keep changing", [Problem(str(folder), "retry later")])
+
+
+def check_change(
+    fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str, rev: str = MAIN_BRANCH
+) -> Report:
+    """The preflight of a folder plus the tenant's quota, against revision `rev`; raises on any error."""
+    report = preflight(fleet, folder, files, tenant, rev)
+    report.raise_for_errors(f"{tenant}/{folder.name}")
+    strategy = strategy_of_folder(files, str(folder)) if SPEC_FILE in files else None
+    resources = {"cpu": strategy.cpu, "memory": strategy.memory} if strategy else {}
+    problems = quota_problems(fleet, tenant, folder.name, resources, rev)
+    if problems:
+        raise UserError(f"{tenant}/{folder.name} would exceed the quota of tenant {tenant}", problems)
+    return report
+
+
+def push_outcome(fleet: Fleet, outcome: Outcome, push: bool = True, rebase: bool = True) -> Outcome:
+    """Push the outcome's branch when the fleet has a remote; record what happened on the outcome."""
+    if not push:
+        return outcome
+
+    def recheck(folder: PurePosixPath, files: dict[str, bytes], rev: str) -> None:
+        check_change(fleet, folder, files, folder.parts[1], rev)
+
+    result = remote.publish(fleet, outcome.branch, recheck, rebase=rebase)
+    outcome.remote, outcome.pushed = result.remote, result.pushed
+    if result.pushed:
+        outcome.commit = result.commit
+    elif result.remote:
+        outcome.unpushed = result.problem
+    return outcome
 
 
 def _basis(fleet: Fleet) -> tuple[str | None, ...]:
@@ -219,21 +259,26 @@ def preflight(
 # --- stop and rollback -----------------------------------------------------------
 
 
-def stop(fleet: Fleet, key: str, author: git.Actor, acting_tenant: str | None = None) -> Outcome:
+def stop(fleet: Fleet, key: str, author: git.Actor, acting_tenant: str | None = None, push: bool = True) -> Outcome:
     tenant, name = _own_key(key, acting_tenant)
     folder = strategy_dir(tenant, name)
     if fleet.read_folder(folder) is None:
         raise _not_deployed(key)
     trailers = {"Strategy": key, "Action": "stop"}
     outcome = _commit_checked(
-        fleet, folder, None, author, _message(f"stop {key}", "Strategy removed.", trailers), MAIN_BRANCH, tenant
+        fleet, folder, None, author, _message(f"stop {key}", "Strategy removed.", trailers), MAIN_BRANCH, tenant, push
     )
     outcome.action = "stop"
     return outcome
 
 
 def rollback(
-    fleet: Fleet, key: str, author: git.Actor, to: str | None = None, acting_tenant: str | None = None
+    fleet: Fleet,
+    key: str,
+    author: git.Actor,
+    to: str | None = None,
+    acting_tenant: str | None = None,
+    push: bool = True,
 ) -> Outcome:
     """Undo the strategy's last change (a revert of that commit for this folder), or restore it as of `to`.
 
@@ -261,7 +306,8 @@ def rollback(
     trailers = {"Strategy": key, "Action": "rollback"}
     if target is not None:
         trailers["Spec-Digest"] = f"sha256:{strategy_of_folder(target, str(folder)).digest}"
-    outcome = _commit_checked(fleet, folder, target, author, _message(subject, body, trailers), MAIN_BRANCH, tenant)
+    message = _message(subject, body, trailers)
+    outcome = _commit_checked(fleet, folder, target, author, message, MAIN_BRANCH, tenant, push)
     outcome.action = "rollback"
     return outcome
 

@@ -157,36 +157,68 @@ class Fleet:
         author: git.Actor,
         branch: str = MAIN_BRANCH,
         parent: str | None = None,
+        extra_parents: tuple[str, ...] = (),
     ) -> str | None:
         """Replace (or remove, with None) whole folders in one commit on `branch`.
 
         Returns the new commit SHA, or None when nothing would change (no empty commits).
         """
         parent = parent or self.head(branch) or self.head()
+        sha = self.create_commit(changes, message, author, parent, extra_parents=extra_parents)
+        if sha is None:
+            return None
+        self._publish(branch, self.head(branch) or _NULL_SHA, sha, [str(f) for f in changes])
+        return sha
+
+    def create_commit(
+        self,
+        changes: dict[PurePosixPath, dict[str, bytes] | None],
+        message: str,
+        author: git.Actor,
+        parent: str,
+        file_changes: dict[str, tuple[bytes, int] | None] | None = None,
+        extra_parents: tuple[str, ...] = (),
+    ) -> str | None:
+        """A commit on `parent` with whole folders replaced and single files set (blob id, mode) or removed.
+
+        It is not on any branch yet; returns None when the tree would not change (and no merge is recorded).
+        """
         base_tree = self.repo.commit(parent).tree.binsha
         edits: dict[str, Any] = {}
         for folder, files in changes.items():
-            *parents, leaf = folder.parts
-            node = edits
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = self._write_folder(files) if files else None
+            _set_edit(edits, folder.parts, self._write_folder(files) if files else None)
+        for path, blob in (file_changes or {}).items():
+            _set_edit(edits, PurePosixPath(path).parts, blob)
         root = self._apply(base_tree, edits)
-        if root == base_tree:
+        if root == base_tree and not extra_parents:
             return None
         committer = git.Actor("stratops", "stratops@localhost")
         commit = git.Commit.create_from_tree(
             self.repo,
             git.Tree(self.repo, root),
             message,
-            parent_commits=[self.repo.commit(parent)],
+            parent_commits=[self.repo.commit(p) for p in (parent, *extra_parents)],
             head=False,
             author=author,
             committer=committer,
         )
-        old = self.head(branch) or _NULL_SHA
-        self._publish(branch, old, commit.hexsha, [str(f) for f in changes])
         return commit.hexsha
+
+    def move_branch(self, branch: str, old: str, new: str) -> None:
+        """Point `branch` from `old` to `new` (compare-and-swap), bringing a checked-out work tree along."""
+        if old == new:
+            return
+        checked_out = self._checked_out_branch() == branch
+        if checked_out:
+            self.repo.git.read_tree("-m", "-u", old, new)
+        try:
+            self.repo.git.update_ref(f"refs/heads/{branch}", new, old)
+        except git.GitCommandError:
+            if checked_out:
+                self.repo.git.read_tree("-m", "-u", new, old)
+            raise UserError(
+                "the fleet repo moved during the update", [Problem(branch, "ref changed", "retry")]
+            ) from None
 
     def _publish(self, branch: str, old: str, new: str, folders: list[str]) -> None:
         checked_out = self._checked_out_branch() == branch
@@ -270,6 +302,9 @@ class Fleet:
         """
         entries = {e[2]: e for e in (self._read_tree(tree) if tree else [])}
         for name, edit in edits.items():
+            if isinstance(edit, tuple):  # a single file: (blob id, mode)
+                entries[name] = (edit[0], edit[1], name)
+                continue
             if isinstance(edit, dict):
                 current = entries.get(name)
                 edit = self._apply(current[0] if current and current[1] == _TREE_MODE else None, edit)
@@ -278,6 +313,14 @@ class Fleet:
             else:
                 entries[name] = (edit, _TREE_MODE, name)
         return self._write_tree(list(entries.values())) if entries else None
+
+
+def _set_edit(edits: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
+    *parents, leaf = parts
+    node = edits
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
 
 
 def _files_under(folder: Path, root: Path) -> set[str]:
@@ -319,7 +362,7 @@ def init_repo(path: Path, files: dict[str, bytes], author: git.Actor) -> Fleet:
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        if name.endswith((".sh", "hook")):
+        if name.endswith((".sh", "hook")) or name.startswith(".githooks/"):
             os.chmod(target, 0o755)
     repo.git.add("--all")
     committer = git.Actor("stratops", "stratops@localhost")

@@ -1,13 +1,36 @@
-"""The files of a new fleet repo (DESIGN.md: the fleet repo)."""
+"""The files of a new fleet repo (DESIGN.md: the fleet repo), laid out for Flux.
+
+clusters/<cluster>/ holds three Flux Kustomizations applied in order —
+infrastructure -> policies -> strategies — each waiting for the one before.
+infrastructure/ has no kustomization.yaml of its own: Flux generates one that
+takes every sub-folder with a kustomization.yaml (system/, tenants/<t>/), so
+`stratops tenant add` only adds a folder.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from .assets import CHART_DIR, POLICIES_DIR, TEMPLATES_DIR
 from .render import dump_yaml
 
 FLUX_NAMESPACE = "flux-system"
+SYSTEM_NAMESPACE = "stratops-system"
+SYSTEM_DIR = "infrastructure/system"
+TENANTS_DIR = "infrastructure/tenants"
+EXECUTOR_IMAGE = "ghcr.io/stratops/executor"
+FEED = {"name": "market-feed", "port": 5556, "args": ["stratops", "feed", "--bind", "tcp://*:5556", "--loop"]}
+SINK = {"name": "signal-sink", "port": 5557, "args": ["stratops", "sink", "--bind", "tcp://*:5557", "--no-follow"]}
+RESTRICTED_PSA = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+_KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 
 def fleet_files(cluster: str) -> dict[str, bytes]:
@@ -18,17 +41,28 @@ def fleet_files(cluster: str) -> dict[str, bytes]:
         ).encode(),
         "README.md": (TEMPLATES_DIR / "fleet-README.md").read_bytes(),
         "strategies/README.md": b"One folder per strategy (<tenant>/<name>/), written by `stratops deploy`.\n",
+        f"{TENANTS_DIR}/README.md": b"One folder per tenant (namespace, quota, limits, network), written by "
+        b"`stratops tenant add`.\n",
+        ".githooks/pre-commit": (TEMPLATES_DIR / "pre-commit").read_bytes(),
+        ".github/workflows/stratops-check.yaml": (TEMPLATES_DIR / "stratops-check.yaml").read_bytes(),
     }
     files |= _copy_tree(CHART_DIR, "charts/strategy-executor")
     files |= _policy_files()
     files |= _cluster_files(cluster)
-    files["infrastructure/kustomization.yaml"] = dump_yaml(
-        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["namespace.yaml"]}
-    ).encode()
-    files["infrastructure/namespace.yaml"] = dump_yaml(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "stratops-system"}}
-    ).encode()
+    files |= _system_files()
     return files
+
+
+def kustomization(resources: list[str], namespace: str | None = None) -> bytes:
+    doc: dict[str, Any] = {"apiVersion": _KUSTOMIZE_API, "kind": "Kustomization"}
+    if namespace:
+        doc["namespace"] = namespace
+    doc["resources"] = resources
+    return dump_yaml(doc).encode()
+
+
+def dump_all(docs: list[dict[str, Any]], header: str = "") -> bytes:
+    return (header + "---\n".join(dump_yaml(d) for d in docs)).encode()
 
 
 def _policy_files() -> dict[str, bytes]:
@@ -37,9 +71,7 @@ def _policy_files() -> dict[str, bytes]:
         return {}
     files = {k: v for k, v in _copy_tree(POLICIES_DIR, "policies").items() if ".kyverno-test" not in k}
     policies = sorted(p.removeprefix("policies/") for p in files if p.endswith(".yaml") and p.count("/") == 2)
-    files["policies/kustomization.yaml"] = dump_yaml(
-        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": policies}
-    ).encode()
+    files["policies/kustomization.yaml"] = kustomization(policies)
     return files
 
 
@@ -51,19 +83,31 @@ def _copy_tree(source: Path, prefix: str) -> dict[str, bytes]:
     }
 
 
+# --- clusters/<cluster>/ ---------------------------------------------------------------
+
+
 def _cluster_files(cluster: str) -> dict[str, bytes]:
     """Flux Kustomizations: infrastructure -> policies -> strategies, each waiting for the one before."""
-    chain = [("infrastructure", None), ("policies", "infrastructure"), ("strategies", "policies")]
+    health = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": c["name"], "namespace": SYSTEM_NAMESPACE}
+        for c in (FEED, SINK)
+    ]
+    chain = [
+        ("infrastructure", None, {"healthChecks": health, "timeout": "5m"}),
+        # Kyverno must be installed first (docs/cluster.md); the policies are ready when Kyverno compiled them.
+        ("policies", "infrastructure", {"wait": True, "timeout": "2m"}),
+        # Every HelmRelease must become Ready; one failing release does not stop the others being applied.
+        ("strategies", "policies", {"wait": True, "timeout": "10m"}),
+    ]
     files = {}
-    for name, after in chain:
-        spec = {
+    for name, after, health_spec in chain:
+        spec: dict[str, Any] = {
             "interval": "10m",
             "retryInterval": "1m",
-            "timeout": "5m",
             "path": f"./{name}",
             "prune": True,
-            "wait": True,
             "sourceRef": {"kind": "GitRepository", "name": FLUX_NAMESPACE},
+            **health_spec,
         }
         if after:
             spec["dependsOn"] = [{"name": after}]
@@ -75,3 +119,110 @@ def _cluster_files(cluster: str) -> dict[str, bytes]:
         }
         files[f"clusters/{cluster}/{name}.yaml"] = dump_yaml(doc).encode()
     return files
+
+
+# --- infrastructure/system: namespace, market feed, signal sink -------------------------
+
+
+def _system_files() -> dict[str, bytes]:
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": SYSTEM_NAMESPACE, "labels": {"app.kubernetes.io/part-of": "stratops", **RESTRICTED_PSA}},
+    }
+    files = {
+        f"{SYSTEM_DIR}/namespace.yaml": dump_yaml(namespace).encode(),
+        f"{SYSTEM_DIR}/kustomization.yaml": kustomization(
+            ["namespace.yaml", "market-feed.yaml", "signal-sink.yaml", "networkpolicy.yaml"], SYSTEM_NAMESPACE
+        ),
+        f"{SYSTEM_DIR}/networkpolicy.yaml": dump_all(_system_network_policies()),
+    }
+    for component, header in (
+        (FEED, "# Market data over ZeroMQ PUB; executors subscribe.\n"),
+        (SINK, "# Collects signals from executors (ZeroMQ PULL).\n"),
+    ):
+        files[f"{SYSTEM_DIR}/{component['name']}.yaml"] = dump_all(_component(component), header)
+    return files
+
+
+def executor_image() -> str:
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    return f"{EXECUTOR_IMAGE}:{chart['appVersion']}"
+
+
+def _component(component: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Deployment and a Service from the executor image, hardened like a strategy pod."""
+    name, port = component["name"], component["port"]
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "stratops"}
+    container = {
+        "name": name.split("-")[1],
+        "image": executor_image(),
+        "command": component["args"],
+        "ports": [{"name": "zmq", "containerPort": port, "protocol": "TCP"}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "readinessProbe": {"tcpSocket": {"port": "zmq"}, "periodSeconds": 5},
+        "livenessProbe": {"tcpSocket": {"port": "zmq"}, "periodSeconds": 10},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},  # one publisher / one collector: never two at once
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "zmq", "port": port, "targetPort": "zmq", "protocol": "TCP"}],
+        },
+    }
+    return [deployment, service]
+
+
+def _system_network_policies() -> list[dict[str, Any]]:
+    """Feed and sink accept connections only from tenant namespaces, on their own port."""
+    tenants = {"namespaceSelector": {"matchExpressions": [{"key": "stratops.io/tenant", "operator": "Exists"}]}}
+    policies = []
+    for component in (FEED, SINK):
+        policies.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": f"{component['name']}-from-tenants"},
+                "spec": {
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": component["name"]}},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [{"from": [tenants], "ports": [{"port": component["port"], "protocol": "TCP"}]}],
+                },
+            }
+        )
+    return policies

@@ -1,29 +1,49 @@
-"""What the fleet repo says about a tenant: its namespace (labels, caps) and the policies that apply.
+"""Tenants in the fleet repo: their namespace (labels, caps), quota, limits, network, and the policies.
 
-The namespace object lives at infrastructure/tenants/<tenant>/namespace.yaml;
-its annotations `stratops.io/max-cpu` and `stratops.io/max-memory` are the caps
-that both the spec check and the cluster policies read.
+A tenant is the folder infrastructure/tenants/<tenant>/: namespace.yaml (Pod
+Security Admission `restricted`, the tenant label, and the caps as annotations:
+`stratops.io/max-cpu` and `stratops.io/max-memory` per strategy — read by the spec
+check and the cluster policies — and `stratops.io/max-strategies`),
+resourcequota.yaml (the tenant's total CPU and memory), limitrange.yaml and
+networkpolicy.yaml (deny everything but egress to the feed, the sink and DNS).
+A deploy is refused when the tenant's strategies would exceed the quota or the count.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import git
 
 from . import fleet as fleet_mod
+from . import layout
+from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Fleet
 from .policy import PolicySet, load_policies
-from .spec import Caps
+from .render import SPEC_FILE, STRATEGIES_DIR
+from .spec import Caps, quantity
 from .yamlio import load_one
+
+if TYPE_CHECKING:
+    from .actions import Outcome
 
 TENANT_LABEL = "stratops.io/tenant"
 MAX_CPU = "stratops.io/max-cpu"
 MAX_MEMORY = "stratops.io/max-memory"
+MAX_STRATEGIES = "stratops.io/max-strategies"
+QUOTA_NAME = "tenant-quota"
+QUOTA_FILE = "resourcequota.yaml"
+
+
+def tenant_dir(tenant: str) -> PurePosixPath:
+    return PurePosixPath(layout.TENANTS_DIR, tenant)
 
 
 def namespace_path(tenant: str) -> str:
-    return f"infrastructure/tenants/{tenant}/namespace.yaml"
+    return f"{tenant_dir(tenant)}/namespace.yaml"
 
 
 def default_namespace(tenant: str, caps: Caps | None = None) -> dict[str, Any]:
@@ -67,3 +87,295 @@ def fleet_policies(fleet: Fleet, rev: str = MAIN_BRANCH):
 def _load_policies(directory: str) -> PolicySet:
     """Keyed by the materialized tree's path, which names its git tree id: a cache hit is the same content."""
     return load_policies([Path(directory)])
+
+
+# --- tenant add / list / remove ---------------------------------------------------------
+
+
+def add_tenant(
+    fleet: Fleet,
+    name: str,
+    cpu: str,
+    memory: str,
+    max_strategies: int,
+    author: git.Actor,
+    max_strategy_cpu: str | None = None,
+    max_strategy_memory: str | None = None,
+    push: bool = True,
+) -> Outcome:
+    """Create (or change) a tenant: one commit writing infrastructure/tenants/<name>/."""
+    from .actions import check_label
+
+    check_label(name, "tenant")
+    defaults = Caps()
+    per_cpu = max_strategy_cpu or _smaller(cpu, defaults.max_cpu)
+    per_memory = max_strategy_memory or _smaller(memory, defaults.max_memory)
+    _check_amounts(cpu, memory, max_strategies, per_cpu, per_memory)
+    if name == layout.SYSTEM_NAMESPACE or name.startswith("kube-") or name in ("default", layout.FLUX_NAMESPACE):
+        raise UserError("reserved tenant name", [Problem("tenant", name, "pick a name that is not a system namespace")])
+    files = tenant_files(name, cpu, memory, max_strategies, per_cpu, per_memory)
+    current = fleet.read_folder(tenant_dir(name))
+    verb = "change" if current else "add"
+    body = f"Quota cpu={cpu} memory={memory}, at most {max_strategies} strategies of cpu={per_cpu} memory={per_memory}."
+    return _commit(fleet, name, files, author, f"tenant {verb} {name}", body, push)
+
+
+def remove_tenant(fleet: Fleet, name: str, author: git.Actor, force: bool = False, push: bool = True) -> Outcome:
+    """Remove a tenant; refused while it has strategies, unless `force` (which stops them in the same commit)."""
+    from .actions import check_label
+
+    check_label(name, "tenant")
+    if fleet.read_folder(tenant_dir(name)) is None:
+        raise UserError(f"no tenant {name}", [Problem("tenant", name, "see `stratops tenant list`")])
+    strategies = fleet.list_folders(f"{STRATEGIES_DIR}/{name}", 1)
+    if strategies and not force:
+        names = ", ".join(f.name for f in strategies)
+        raise UserError(
+            f"tenant {name} still has {len(strategies)} strategies",
+            [Problem("tenant", f"{name} runs {names}", "stop them first, or pass --force to remove them too")],
+        )
+    body = "Tenant removed" + (f" with its strategies: {', '.join(f.name for f in strategies)}." if strategies else ".")
+    changes: dict[PurePosixPath, dict[str, bytes] | None] = {f: None for f in strategies}
+    return _commit(fleet, name, None, author, f"tenant remove {name}", body, push, changes)
+
+
+def list_tenants(fleet: Fleet, rev: str = MAIN_BRANCH) -> list[dict[str, Any]]:
+    rows = []
+    for folder in fleet.list_folders(layout.TENANTS_DIR, 1, rev):
+        quota = tenant_quota(fleet, folder.name, rev)
+        annotations = (tenant_namespace(fleet, folder.name, rev).get("metadata") or {}).get("annotations") or {}
+        used_cpu, used_memory, count = _usage(fleet, folder.name, rev)
+        rows.append(
+            {
+                "name": folder.name,
+                "cpu": quota.get("requests.cpu"),
+                "memory": quota.get("requests.memory"),
+                "max_strategies": _int(annotations.get(MAX_STRATEGIES)),
+                "max_strategy_cpu": annotations.get(MAX_CPU),
+                "max_strategy_memory": annotations.get(MAX_MEMORY),
+                "strategies": count,
+                "used_cpu": _cpu_text(used_cpu),
+                "used_memory": _memory_text(used_memory),
+            }
+        )
+    return rows
+
+
+def tenant_files(
+    name: str, cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str
+) -> dict[str, bytes]:
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {TENANT_LABEL: name, "toolkit.fluxcd.io/tenant": name, **layout.RESTRICTED_PSA},
+            "annotations": {MAX_CPU: per_cpu, MAX_MEMORY: per_memory, MAX_STRATEGIES: str(max_strategies)},
+        },
+    }
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": QUOTA_NAME},
+        "spec": {
+            "hard": {
+                "requests.cpu": cpu,
+                "limits.cpu": cpu,
+                "requests.memory": memory,
+                "limits.memory": memory,
+                # Strategies run one pod each and redeploy with Recreate, so pods never exceed strategies.
+                "pods": str(max_strategies),
+                "persistentvolumeclaims": str(max_strategies),
+            }
+        },
+    }
+    floor = Caps()
+    limits = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "tenant-limits"},
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "max": {"cpu": per_cpu, "memory": per_memory},
+                    "min": {"cpu": floor.min_cpu, "memory": floor.min_memory},
+                    "default": {"cpu": floor.min_cpu, "memory": floor.min_memory},
+                    "defaultRequest": {"cpu": floor.min_cpu, "memory": floor.min_memory},
+                }
+            ]
+        },
+    }
+    header = f"# Tenant {name}: written by `stratops tenant add`.\n"
+    return {
+        "kustomization.yaml": layout.kustomization(
+            ["namespace.yaml", QUOTA_FILE, "limitrange.yaml", "networkpolicy.yaml"], name
+        ),
+        "namespace.yaml": (header + layout.dump_yaml(namespace)).encode(),
+        QUOTA_FILE: (header + layout.dump_yaml(quota)).encode(),
+        "limitrange.yaml": (header + layout.dump_yaml(limits)).encode(),
+        "networkpolicy.yaml": layout.dump_all(_network_policies(), header),
+    }
+
+
+def _network_policies() -> list[dict[str, Any]]:
+    """Deny all traffic in the namespace, then allow egress to the feed, the sink and cluster DNS."""
+    system = {"kubernetes.io/metadata.name": layout.SYSTEM_NAMESPACE}
+    egress = [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": system},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": c["name"]}},
+                }
+            ],
+            "ports": [{"port": c["port"], "protocol": "TCP"}],
+        }
+        for c in (layout.FEED, layout.SINK)
+    ]
+    egress.append(
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }
+    )
+    deny = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    allow = {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}
+    return [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": n}, "spec": spec}
+        for n, spec in (("default-deny-all", deny), ("allow-feed-sink-dns", allow))
+    ]
+
+
+def _commit(
+    fleet: Fleet,
+    name: str,
+    files: dict[str, bytes] | None,
+    author: git.Actor,
+    subject: str,
+    body: str,
+    push: bool,
+    extra: dict[PurePosixPath, dict[str, bytes] | None] | None = None,
+) -> Outcome:
+    from .actions import Outcome, push_outcome
+
+    message = f"{subject}\n\n{body}\n\nTenant: {name}\nAction: {subject.split()[1]}-tenant\n"
+    with fleet.lock():
+        sha = fleet.commit_folders({tenant_dir(name): files, **(extra or {})}, message, author)
+    outcome = Outcome(
+        "tenant", name, sha, message=subject if sha else f"tenant {name} already matches; nothing to commit"
+    )
+    return push_outcome(fleet, outcome, push) if sha else outcome
+
+
+# --- quota --------------------------------------------------------------------------------
+
+
+def tenant_quota(fleet: Fleet, tenant: str, rev: str = MAIN_BRANCH) -> dict[str, str]:
+    """The tenant's ResourceQuota `hard` amounts ({} when the tenant has no quota file)."""
+    data = fleet.read_file(f"{tenant_dir(tenant)}/{QUOTA_FILE}", rev)
+    doc = load_one(data.decode(), f"{tenant_dir(tenant)}/{QUOTA_FILE}") if data else None
+    hard = ((doc or {}).get("spec") or {}).get("hard") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in (hard or {}).items()}
+
+
+def quota_problems(
+    fleet: Fleet, tenant: str, name: str, resources: dict[str, Any], rev: str = MAIN_BRANCH
+) -> list[Problem]:
+    """Would deploying `name` with `resources` take the tenant over its quota or strategy count?"""
+    quota = tenant_quota(fleet, tenant, rev)
+    annotations = (tenant_namespace(fleet, tenant, rev).get("metadata") or {}).get("annotations") or {}
+    cpu, memory, count = _usage(fleet, tenant, rev, skip=name)
+    problems = []
+    limit = _int(annotations.get(MAX_STRATEGIES))
+    if limit is not None and count + 1 > limit:
+        problems.append(
+            Problem(
+                f"tenant {tenant}",
+                f"{count} strategies deployed + {name} = {count + 1} > max-strategies {limit}",
+                "stop a strategy or raise the limit with `stratops tenant add`",
+            )
+        )
+    new_cpu, new_memory = quantity(str(resources.get("cpu", "0"))), quantity(str(resources.get("memory", "0")))
+    for key, used, new, text in (
+        ("requests.cpu", cpu, new_cpu, _cpu_text),
+        ("requests.memory", memory, new_memory, _memory_text),
+    ):
+        hard = quantity(quota[key]) if key in quota else None
+        if hard is not None and new is not None and used + new > hard:
+            problems.append(
+                Problem(
+                    f"tenant {tenant} ResourceQuota {key}",
+                    f"{text(used)} used by {count} other strategies + {text(new)} for {name} = "
+                    f"{text(used + new)} > quota {quota[key]}",
+                    "ask for less, stop a strategy, or raise the quota with `stratops tenant add`",
+                )
+            )
+    return problems
+
+
+def _usage(fleet: Fleet, tenant: str, rev: str, skip: str | None = None) -> tuple[Decimal, Decimal, int]:
+    """Sum of CPU and memory requests and the number of the tenant's strategies (except `skip`)."""
+    cpu = memory = Decimal(0)
+    count = 0
+    for folder in fleet.list_folders(f"{STRATEGIES_DIR}/{tenant}", 1, rev):
+        if folder.name == skip:
+            continue
+        count += 1
+        data = fleet.read_file(f"{folder}/{SPEC_FILE}", rev)
+        doc = load_one(data.decode(), f"{folder}/{SPEC_FILE}") if data else None
+        res = ((doc or {}).get("spec") or {}).get("resources") or {} if isinstance(doc, dict) else {}
+        cpu += quantity(str(res.get("cpu", "0"))) or 0
+        memory += quantity(str(res.get("memory", "0"))) or 0
+    return cpu, memory, count
+
+
+def _check_amounts(cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str) -> None:
+    floor = Caps()
+    problems = []
+    for flag, value, least in (
+        ("--cpu", cpu, floor.min_cpu),
+        ("--memory", memory, floor.min_memory),
+        ("--max-strategy-cpu", per_cpu, floor.min_cpu),
+        ("--max-strategy-memory", per_memory, floor.min_memory),
+    ):
+        amount = quantity(value)
+        if amount is None:
+            problems.append(Problem(flag, f"{value!r} is not a Kubernetes quantity", "write e.g. 500m, 4, 512Mi, 8Gi"))
+        elif amount < quantity(least):
+            problems.append(
+                Problem(flag, f"{value} is under the per-strategy minimum {least}", f"give at least {least}")
+            )
+    if not problems:
+        for flag, per, total in (("--max-strategy-cpu", per_cpu, cpu), ("--max-strategy-memory", per_memory, memory)):
+            if quantity(per) > quantity(total):
+                problems.append(Problem(flag, f"{per} is more than the whole quota {total}", f"give at most {total}"))
+    if not isinstance(max_strategies, int) or max_strategies < 1:
+        problems.append(Problem("--max-strategies", repr(max_strategies), "give a whole number of at least 1"))
+    if problems:
+        raise UserError("invalid tenant quota", problems)
+
+
+def _smaller(a: str, b: str) -> str:
+    qa, qb = quantity(a), quantity(b)
+    return a if qa is None or qb is None or qa <= qb else b
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _cpu_text(amount: Decimal) -> str:
+    return f"{(amount * 1000).normalize():f}m"
+
+
+def _memory_text(amount: Decimal) -> str:
+    return f"{(amount / 2**20).quantize(Decimal('0.01')).normalize():f}Mi"
