@@ -7,7 +7,7 @@ TOOLS  := .tools
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
 
-.PHONY: install tools test demo bench lint clean
+.PHONY: install tools browser test demo bench lint clean
 
 install: $(VENV)/.installed tools
 
@@ -22,7 +22,16 @@ tools: $(HELM)
 $(CURDIR)/$(TOOLS)/helm:
 	$(PYTHON) scripts/fetch_helm.py $(TOOLS)
 
-test: install
+# Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
+# root and it is missing. Best effort: without it those tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || true; \
+	fi
+	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
+
+test: install browser
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install

@@ -1,0 +1,121 @@
+"""Console test support: a real `stratops serve` on a temp fleet repo with two tenants, and a real headless Chromium.
+
+The browser is Debian's chromium (`make browser` installs it) driven by the playwright package;
+no browser is downloaded. Without a chromium the browser tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from generator import actions
+from tests.support import AUTHOR
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
+TOKENS = {"alice": "sto_alice-console-test-token", "bob": "sto_bob-console-test-token"}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("STRATOPS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@dataclass
+class Server:
+    url: str
+    repo: Path
+
+    def api(self, tenant: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {TOKENS[tenant]}"}, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice and bob from the environment."""
+    pytest.importorskip("generator.service.app", reason="the HTTP service (generator/service/app.py) is not here")
+    repo = tmp_path_factory.mktemp("console") / "fleet"
+    actions.init(repo, "local", AUTHOR)
+    port = _free_port()
+    env = {**os.environ, "STRATOPS_TENANT_TOKENS": ",".join(f"{t}={tok}" for t, tok in TOKENS.items())}
+    env.pop("STRATOPS_ADMIN_TOKEN", None)
+    log = (tmp_path_factory.mktemp("console-log") / "serve.log").open("w+")
+    cmd = [sys.executable, "-m", "generator.cli", "serve", "--repo", str(repo), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield Server(url, repo)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"stratops serve exited with {proc.returncode}:\n{log.read()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("stratops serve did not answer /healthz within 30 s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium: run `make browser` (apt-get install chromium) or set STRATOPS_CHROMIUM")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

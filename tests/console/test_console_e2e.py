@@ -1,0 +1,259 @@
+"""The console end to end in a real headless Chromium against a real `stratops serve`.
+
+Sign in, write a strategy, see its problems at the right lines, fix them, deploy, find it in the
+fleet, open its history, roll back; deploy for review and merge; and never see another tenant.
+Screenshots of every page go to tests/artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from console_support import TOKENS, Server
+
+from tests.console.test_console_routes import console_routes
+
+expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
+
+CODE = """from executor import Strategy
+
+
+class Crossing(Strategy):
+    def on_trade(self, trade):
+        pass
+"""
+BROKEN_CODE = CODE.replace("def on_trade(self, trade):", "def on_trade(self, trade)")  # line 5
+SPEC = """apiVersion: stratops.io/v1
+kind: Strategy
+metadata: {{name: crossing, tenant: alice}}
+spec:
+  code: {{class: Crossing}}
+  subscriptions: ["trades.BTC-USD"]
+  params: {{window: {window}}}
+  resources:
+    cpu: {cpu}
+    memory: 256Mi
+"""
+
+
+def set_editor(page, label: str, text: str) -> None:
+    editor = page.get_by_role("textbox", name=label)
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+
+
+def marked_lines(page, label: str) -> list[str]:
+    """The text of each editor line that carries an error diagnostic."""
+    lines = page.get_by_role("textbox", name=label).locator(".cm-line:has(.cm-lintRange-error)")
+    return [t.strip() for t in lines.all_inner_texts()]
+
+
+def nav(page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def sign_in(page, server: Server, tenant: str) -> None:
+    page.goto(f"{server.url}/")
+    page.get_by_label("Tenant token").fill(TOKENS[tenant])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_visible()
+    expect(page.locator("#tenant-name")).to_have_text(tenant)
+
+
+# Chromium's native contenteditable editing (typing over a selection) may try to add a style attribute inside
+# the CodeMirror editor; CSP blocks it and CodeMirror redraws from its own state. Only that is tolerated.
+REPORT_CSP = """document.addEventListener('securitypolicyviolation', (e) =>
+  window.reportCsp(e.effectiveDirective, e.blockedURI, (e.target && (e.target.id || e.target.nodeName)) || ''));"""
+TOLERATED_CSP = {("style-src-attr", "inline", "code-editor"), ("style-src-attr", "inline", "spec-editor")}
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """/v1/tenants/{t}/strategies -> a regex matching a request path of that route (parameters URL-encoded)."""
+    return re.compile("^" + "[^/]+".join(map(re.escape, re.split(r"\{\w+\}", template))) + "$")
+
+
+class Recorder:
+    """Every request the page makes, every script error, and every CSP violation."""
+
+    def __init__(self, page):
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.urls.append(r.url))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", self._console)
+        page.expose_function("reportCsp", self._csp)
+        page.add_init_script(REPORT_CSP)
+
+    def _console(self, message) -> None:
+        text = message.text
+        if message.type == "error" and "Failed to load resource" not in text and "Content Security Policy" not in text:
+            self.errors.append(text)
+
+    def _csp(self, directive: str, blocked: str, target: str) -> None:
+        if (directive, blocked, target) not in TOLERATED_CSP:
+            self.errors.append(f"CSP violation: {directive} blocked {blocked!r} at {target}")
+
+    def check(self, server: Server) -> None:
+        assert not self.errors, self.errors
+        origin = urlsplit(server.url)
+        patterns = [route_pattern(path) for _, path in console_routes()]
+        for url in self.urls:
+            parts = urlsplit(url)
+            assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), f"request to another origin: {url}"
+            if parts.path.startswith("/v1/"):
+                assert any(rx.match(parts.path) for rx in patterns), f"call outside api-routes.json: {url}"
+            else:
+                assert parts.path in ("/", "/app.js", "/app.css"), url
+
+
+@pytest.fixture
+def page(browser, server: Server):
+    context = browser.new_context(viewport={"width": 1366, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def test_sign_in_refuses_a_bad_token(page, server: Server, artifacts: Path) -> None:
+    page.goto(f"{server.url}/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_label("Tenant token")).to_be_focused()
+    page.screenshot(path=artifacts / "sign-in.png")
+    page.get_by_label("Tenant token").fill("sto_not-a-token")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("Tenant token")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('stratops.token')") is None
+
+
+def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts: Path) -> None:
+    bob = server.api("bob")
+    secret = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "bob-secret", "tenant": "bob"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.ETH-USD"]},
+    }
+    assert bob.put("/v1/tenants/bob/strategies/bob-secret", json={"spec": secret}).status_code == 200
+
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    expect(page.get_by_text("bob-secret")).to_have_count(0)
+
+    # Write a strategy with a syntax error and a CPU over the tenant's cap: Check puts each at its line.
+    page.keyboard.press("Alt+n")
+    expect(page.get_by_role("heading", name="New strategy")).to_be_focused()
+    set_editor(page, "Strategy code", BROKEN_CODE)
+    set_editor(page, "Strategy spec", SPEC.format(window=20, cpu='"64"'))
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result")).to_contain_text("Check found")
+    problems = page.get_by_role("list", name="Problems")
+    expect(problems).to_contain_text("code line 5")
+    assert marked_lines(page, "Strategy code") == ["def on_trade(self, trade)"]
+    page.screenshot(path=artifacts / "editor-problems.png", full_page=True)
+
+    # Fix the code: the cap problem remains, at the cpu line of the spec.
+    set_editor(page, "Strategy code", CODE)
+    page.get_by_role("button", name="Check").click()
+    expect(problems).to_contain_text("spec.resources.cpu")
+    assert marked_lines(page, "Strategy spec") == ['cpu: "64"']
+    assert marked_lines(page, "Strategy code") == []
+    problems.get_by_role("button", name=re.compile("spec line 9")).click()
+    expect(page.get_by_role("textbox", name="Strategy spec")).to_be_focused()
+
+    set_editor(page, "Strategy spec", SPEC.format(window=20, cpu="250m"))
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result")).to_contain_text("Check passed")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator("#result")).to_contain_text("commit")
+    first = server.api("alice").get("/v1/tenants/alice/strategies/crossing/history").json()[0]["sha"]
+
+    # The fleet lists it (and never bob's).
+    nav(page, "Fleet")
+    row = page.get_by_role("row", name=re.compile("crossing"))
+    expect(row).to_contain_text("250m")
+    expect(page.get_by_text("bob-secret")).to_have_count(0)
+    page.screenshot(path=artifacts / "fleet.png", full_page=True)
+
+    # A second version, deployed with the keyboard from the loaded strategy.
+    row.get_by_role("link", name="crossing").click()
+    expect(page.get_by_role("heading", name="Edit crossing")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Strategy code")).to_contain_text("class Crossing")
+    set_editor(page, "Strategy spec", SPEC.format(window=50, cpu="250m"))
+    page.keyboard.press("Control+Shift+Enter")
+    expect(page.locator("#result")).to_contain_text("commit")
+
+    # History: two commits; a diff; roll back to the first.
+    page.get_by_role("link", name="Open history").click()
+    expect(page.get_by_role("heading", name="History of crossing")).to_be_visible()
+    commits = page.locator(".commits > li")
+    expect(commits).to_have_count(2)
+    expect(commits.first).to_contain_text("Digest")
+    commits.first.get_by_role("button", name="Diff").click()
+    expect(commits.first.locator("pre.diff")).to_contain_text("50")
+    page.screenshot(path=artifacts / "history.png", full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    commits.nth(1).get_by_role("button", name="Roll back to here").click()
+    expect(page.get_by_text(f"Rolled back to {first[:8]}")).to_be_visible()
+    expect(commits).to_have_count(3)
+    current = server.api("alice").get("/v1/tenants/alice/strategies/crossing").json()
+    assert json.dumps(current["spec"]).count('"window": 20') == 1, current["spec"]
+
+    # Signals page (no runtime here: an empty table, and the chart from the market data when there is any).
+    page.goto(f"{server.url}/#/signals/crossing")
+    expect(page.get_by_role("heading", name="Signals of crossing")).to_be_visible()
+    expect(page.get_by_role("table")).to_be_visible()
+    page.screenshot(path=artifacts / "signals.png", full_page=True)
+    recorder.check(server)
+
+
+def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> None:
+    if server.api("alice").get("/v1/tenants/alice/reviews").status_code == 501:
+        pytest.skip("the service answers 501 for reviews (generator.review has no list_reviews/show/merge yet)")
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    nav(page, "New strategy")
+    set_editor(page, "Strategy code", CODE)
+    set_editor(page, "Strategy spec", SPEC.format(window=7, cpu="100m").replace("crossing", "reviewed"))
+    page.get_by_role("button", name="Deploy for review").click()
+    page.get_by_role("link", name=re.compile("Open review")).click()
+    expect(page.get_by_role("heading", name=re.compile("Review "))).to_be_visible()
+    expect(page.get_by_role("region", name=re.compile("code", re.I)).first).to_contain_text("class Crossing")
+    page.screenshot(path=artifacts / "review.png", full_page=True)
+    page.get_by_role("button", name="Merge").click()
+    expect(page.get_by_text("Merged")).to_be_visible()
+    nav(page, "Fleet")
+    expect(page.get_by_role("row", name=re.compile("reviewed"))).to_be_visible()
+    nav(page, "Reviews")
+    expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
+    page.screenshot(path=artifacts / "reviews.png", full_page=True)
+    recorder.check(server)
+
+
+def test_another_tenant_sees_only_its_own(page, server: Server, artifacts: Path) -> None:
+    alice = server.api("alice")
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "alice-only", "tenant": "alice"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    assert alice.put("/v1/tenants/alice/strategies/alice-only", json={"spec": doc}).status_code == 200
+    doc["metadata"] = {"name": "bob-own", "tenant": "bob"}
+    assert server.api("bob").put("/v1/tenants/bob/strategies/bob-own", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "bob")
+    expect(page.get_by_role("row", name=re.compile("bob-own"))).to_be_visible()
+    expect(page.get_by_text("alice-only")).to_have_count(0)
+    expect(page.get_by_text("crossing")).to_have_count(0)
+    # Asking for alice's strategy by URL addresses bob's own tenant, where it does not exist.
+    page.goto(f"{server.url}/#/edit/alice-only")
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.screenshot(path=artifacts / "other-tenant.png", full_page=True)
+    recorder.check(server)

@@ -1,0 +1,58 @@
+"""The console's list of API calls (web/src/api.js → api-routes.json) against the service's own routes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from console_support import ROOT, Server
+
+CONSOLE = ROOT / "generator" / "service" / "console"
+API_JS = ROOT / "web" / "src" / "api.js"
+
+
+def console_routes() -> set[tuple[str, str]]:
+    return {(r["method"], r["path"]) for r in json.loads((CONSOLE / "api-routes.json").read_text())}
+
+
+def _shape(path: str) -> str:
+    """A path template with its parameter names erased: /v1/tenants/{}/strategies."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_built_route_list_matches_the_source() -> None:
+    # Fails when web/src/api.js changed and `web/build.sh` was not run before committing.
+    source = set(re.findall(r'\w+: \["(GET|PUT|POST|DELETE|PATCH)", "([^"]+)"\]', API_JS.read_text()))
+    assert source and source == console_routes()
+
+
+def test_every_console_call_is_a_service_route(server: Server) -> None:
+    spec = server.api("alice").get("/openapi.json").json()
+    served = {(method.upper(), _shape(path)) for path, ops in spec["paths"].items() for method in ops}
+    missing = {(m, p) for m, p in console_routes() if (m, _shape(p)) not in served}
+    assert not missing, f"the console calls routes the service does not have: {sorted(missing)}"
+
+
+def test_console_calls_are_tenant_scoped_or_public_market_data() -> None:
+    # The pages only ever address the signed-in tenant: every tenant route takes {t}, filled from /v1/whoami.
+    for method, path in console_routes():
+        assert path.startswith(("/v1/tenants/{t}/", "/v1/market/")) or path == "/v1/whoami", (method, path)
+
+
+def test_page_and_assets_carry_a_strict_csp(server: Server) -> None:
+    client = server.api("alice")
+    index = client.get("/")
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    csp = index.headers["content-security-policy"]
+    for directive in ("default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe" not in csp
+    assert index.headers["x-content-type-options"] == "nosniff"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', index.text)
+    assert "app.js" in assets and "app.css" in assets
+    for asset in assets:
+        assert not re.match(r"^[a-z]+://|^//", asset), f"index.html loads {asset} from another origin"
+        if not asset.startswith(("data:", "#")):
+            assert client.get(f"/{asset}").status_code == 200
+    assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/no-such-file.js").status_code == 404

@@ -1,0 +1,509 @@
+// The stratops web console: a hash-routed single page over the HTTP API.
+
+import * as yamlLib from "js-yaml";
+import { call, session, ApiError } from "./api.js";
+import { h, shortSha, formatTime, diffBlock } from "./dom.js";
+import { createEditor, showProblems, goToLine, lineOfField } from "./editor.js";
+import { priceChart, timeOf } from "./chart.js";
+
+const POLL_MS = 3000;
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const statusLine = document.getElementById("status");
+let me = null; // {tenant, admin} of the token
+let cleanup = () => {};
+
+const NEW_STRATEGY_SPEC = (tenant) => `apiVersion: stratops.io/v1
+kind: Strategy
+metadata: {name: my-strategy, tenant: ${tenant}}
+spec:
+  code: {class: MyStrategy}
+  subscriptions: ["trades.BTC-USD"]
+  params: {window: 20}
+  resources: {cpu: 250m, memory: 256Mi}
+`;
+const NEW_STRATEGY_CODE = `from executor import Strategy
+
+
+class MyStrategy(Strategy):
+    def on_trade(self, trade):
+        pass
+`;
+
+// --- shell -----------------------------------------------------------------------
+
+function announce(text) {
+  statusLine.textContent = text;
+}
+
+function tenant() {
+  return me.tenant;
+}
+
+function page(title, ...children) {
+  const heading = h("h1", { tabindex: "-1" }, title);
+  main.replaceChildren(heading, ...children);
+  document.title = `${title} · stratops`;
+  heading.focus();
+}
+
+function problemBox(err) {
+  const p = err instanceof ApiError ? err.problem : { title: String(err.message || err) };
+  const items = (p.errors || []).map((e) =>
+    h("li", {}, e.where ? h("code", {}, e.where) : null, e.where ? ": " : null, e.what || "",
+      e.fix ? h("span", { class: "fix" }, ` — ${e.fix}`) : null));
+  return h("div", { class: "problem", role: "alert" },
+    h("strong", {}, p.title || "Error"), p.detail ? h("p", {}, p.detail) : null, items.length ? h("ul", {}, items) : null);
+}
+
+function link(href, text, attrs = {}) {
+  return h("a", { href, ...attrs }, text);
+}
+
+const route = (...parts) => `#/${parts.map(encodeURIComponent).join("/")}`;
+
+function renderNav() {
+  const current = location.hash.split("/")[1] || "fleet";
+  const item = (href, text, key) =>
+    h("li", {}, h("a", { href, "aria-current": current === key ? "page" : null }, text));
+  nav.replaceChildren(
+    h("ul", {},
+      item("#/fleet", "Fleet", "fleet"),
+      item("#/new", "New strategy", "new"),
+      item("#/reviews", "Reviews", "reviews")),
+    h("span", { class: "who" }, `Tenant: `, h("strong", { id: "tenant-name" }, tenant())),
+    h("button", { type: "button", onclick: signOut }, "Sign out"),
+  );
+}
+
+// --- sign in ---------------------------------------------------------------------
+
+function signInPage(error) {
+  nav.replaceChildren();
+  const input = h("input", { id: "token", name: "token", type: "password", autocomplete: "off", required: true,
+    "aria-describedby": "token-help" });
+  const form = h("form", { class: "card narrow", onsubmit: async (event) => {
+    event.preventDefault();
+    session.token = input.value.trim();
+    await start();
+  } },
+    h("label", { for: "token" }, "Tenant token"),
+    input,
+    h("p", { id: "token-help", class: "hint" }, "Kept in this browser tab only (session storage) until you sign out."),
+    h("button", { type: "submit" }, "Sign in"));
+  page("Sign in", error ? problemBox(error) : null, form);
+  input.focus();
+}
+
+function signOut() {
+  session.token = null;
+  me = null;
+  location.hash = "#/fleet";
+  signInPage();
+}
+
+async function start() {
+  if (!session.token) return signInPage();
+  try {
+    me = await call("whoami");
+  } catch (err) {
+    session.token = null;
+    return signInPage(err);
+  }
+  if (!me.tenant) {
+    session.token = null;
+    return signInPage(new Error("This token has no tenant: the console works on one tenant's strategies."));
+  }
+  show();
+}
+
+// --- router ----------------------------------------------------------------------
+
+const PAGES = {
+  fleet: fleetPage,
+  new: () => editorPage(null),
+  edit: editorPage,
+  history: historyPage,
+  signals: signalsPage,
+  reviews: reviewsPage,
+  review: reviewPage,
+};
+
+function show() {
+  cleanup();
+  cleanup = () => {};
+  if (!me) return start();
+  const [, name = "fleet", ...args] = location.hash.split("/");
+  renderNav();
+  const render = PAGES[name] || fleetPage;
+  render(...args.map(decodeURIComponent)).catch((err) => {
+    if (err instanceof ApiError && err.status === 401) return signOut();
+    main.append(problemBox(err));
+  });
+}
+
+// --- fleet -----------------------------------------------------------------------
+
+function resources(r = {}) {
+  return [r.cpu && `${r.cpu} CPU`, r.memory && `${r.memory}`].filter(Boolean).join(", ") || "—";
+}
+
+function lastSignal(s) {
+  if (!s) return "—";
+  return `${s.side || ""} ${s.symbol || ""} · ${formatTime(s.ts)}`.trim();
+}
+
+function fleetRow(row) {
+  const st = row.status || {};
+  const state = st.state || "Not running";
+  return h("tr", {},
+    h("th", { scope: "row" }, link(route("edit", row.name), row.name)),
+    h("td", {}, h("span", { class: `state state-${state.toLowerCase().replace(/\W/g, "")}` }, state),
+      st.message ? h("div", { class: "hint" }, st.message) : null),
+    h("td", {}, h("code", {}, shortSha(row.revision || st.revision))),
+    h("td", {}, resources(row.resources)),
+    h("td", {}, lastSignal(st.last_signal)),
+    h("td", { class: "num" }, st.errors ?? "—"),
+    h("td", { class: "num" }, st.restarts ?? "—"),
+    h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals")));
+}
+
+async function fleetPage() {
+  const body = h("tbody", {});
+  const updated = h("p", { class: "hint", "aria-live": "off" });
+  const table = h("table", { class: "grid" },
+    h("caption", {}, `Strategies of ${tenant()}`),
+    h("thead", {}, h("tr", {}, ["Name", "State", "Revision", "Resources", "Last signal", "Errors", "Restarts", "Pages"]
+      .map((c) => h("th", { scope: "col" }, c)))),
+    body);
+  const errors = h("div", {});
+  page("Fleet", updated, errors, table);
+  let timer;
+  let first = true;
+  const refresh = async () => {
+    try {
+      const rows = await call("strategies", { t: tenant() });
+      body.replaceChildren(...(rows.length ? rows.map(fleetRow)
+        : [h("tr", {}, h("td", { colspan: 8 }, "No strategies yet. ", link("#/new", "Write one")))]));
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${POLL_MS / 1000} s`;
+      errors.replaceChildren();
+      if (first) announce(`${rows.length} strategies`);
+      first = false;
+    } catch (err) {
+      errors.replaceChildren(problemBox(err));
+    }
+    timer = setTimeout(refresh, POLL_MS);
+  };
+  cleanup = () => clearTimeout(timer);
+  await refresh();
+}
+
+// --- editor ----------------------------------------------------------------------
+
+function specText(spec) {
+  const doc = structuredClone(spec);
+  if (doc.spec?.code) {
+    delete doc.spec.code.inline;
+    delete doc.spec.code.file;
+  }
+  return yamlLib.dump(doc, { flowLevel: 2, lineWidth: 100 });
+}
+
+async function editorPage(name) {
+  let spec = NEW_STRATEGY_SPEC(tenant());
+  let code = NEW_STRATEGY_CODE;
+  let revision = null;
+  if (name) {
+    const current = await call("strategy", { t: tenant(), n: name });
+    spec = specText(typeof current.spec === "string" ? yamlLib.load(current.spec) : current.spec);
+    code = current.code ?? current.spec?.spec?.code?.inline ?? "";
+    revision = current.revision;
+  }
+  const shortcuts = [
+    { key: "Mod-Enter", run: () => (check(), true) },
+    { key: "Mod-Shift-Enter", run: () => (deploy(false), true) },
+  ];
+  const codeHost = h("div", { class: "editor", id: "code-editor" });
+  const specHost = h("div", { class: "editor", id: "spec-editor" });
+  const problems = h("ol", { class: "problems", id: "problems", "aria-label": "Problems" });
+  const result = h("div", { id: "result", role: "status" });
+  const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
+  page(name ? `Edit ${name}` : "New strategy",
+    h("p", { class: "hint" }, revision ? `Deployed revision ${shortSha(revision)}. ` : "",
+      "Ctrl+Enter: Check · Ctrl+Shift+Enter: Deploy · Tab indents, Esc then Tab leaves the editor."),
+    h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
+      button("Check", () => check(), "Control+Enter"),
+      button("Deploy", () => deploy(false), "Control+Shift+Enter"),
+      button("Deploy for review", () => deploy(true)),
+      name ? link(route("history", name), "History") : null,
+      name ? link(route("signals", name), "Signals") : null),
+    h("div", { class: "split" },
+      h("section", { "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, "Code (Python)"), codeHost),
+      h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
+    h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problems),
+    result);
+  const codeView = createEditor(codeHost, { doc: code, language: "python", label: "Strategy code", shortcuts });
+  const specView = createEditor(specHost, { doc: spec, language: "yaml", label: "Strategy spec", shortcuts });
+  const onKey = (event) => {
+    if (event.defaultPrevented || !(event.ctrlKey || event.metaKey) || event.key !== "Enter") return;
+    event.preventDefault();
+    if (event.shiftKey) deploy(false);
+    else check();
+  };
+  document.addEventListener("keydown", onKey);
+  cleanup = () => (codeView.destroy(), specView.destroy(), document.removeEventListener("keydown", onKey));
+
+  // The document to send: the spec with the code inline; null (and a problem shown) when the YAML is broken.
+  const documentToSend = () => {
+    let doc;
+    try {
+      doc = yamlLib.load(specView.state.doc.toString());
+    } catch (err) {
+      setProblems([{ stage: "spec", severity: "error", field: null, line: (err.mark?.line ?? 0) + 1, inSpec: true,
+        message: `YAML: ${err.reason || err.message}` }]);
+      return null;
+    }
+    if (!doc || typeof doc !== "object" || !doc.metadata?.name) {
+      setProblems([{ stage: "spec", severity: "error", line: 1, inSpec: true, message: "metadata.name is required" }]);
+      return null;
+    }
+    doc.metadata.tenant ??= tenant();
+    doc.spec = { ...(doc.spec || {}) };
+    doc.spec.code = { ...(doc.spec.code || {}), inline: codeView.state.doc.toString() };
+    delete doc.spec.code.file;
+    return doc;
+  };
+
+  // Where a finding belongs: code findings carry a line (field spec.code.inline), spec findings a field path.
+  const place = (f, specSource) => {
+    if (f.inSpec) return f;
+    const inCode = f.line && (!f.field || String(f.field).startsWith("spec.code.inline"));
+    if (inCode) return { ...f, inSpec: false };
+    if (f.field) return { ...f, inSpec: true, line: lineOfField(specSource, f.field) };
+    return { ...f, inSpec: false, line: null };
+  };
+
+  const setProblems = (findings) => {
+    const placed = findings.map((f) => place(f, specView.state.doc.toString()));
+    showProblems(codeView, placed.filter((f) => !f.inSpec && f.line));
+    showProblems(specView, placed.filter((f) => f.inSpec));
+    problems.replaceChildren(...placed.map((f) => {
+      const where = f.inSpec ? `spec line ${f.line}${f.field ? ` (${f.field})` : ""}`
+        : f.line ? `code line ${f.line}` : f.where || f.stage;
+      const target = f.inSpec ? specView : f.line ? codeView : null;
+      return h("li", { class: f.severity === "warning" ? "warning" : "error" },
+        h("span", { class: "badge" }, `${f.severity || "error"} · ${f.stage || ""}`), " ",
+        target ? h("button", { type: "button", class: "linklike", onclick: () => goToLine(target, f.line) }, where)
+          : h("code", {}, where),
+        ": ", f.message);
+    }));
+  };
+
+  // A refused deploy lists where/what/fix problems: those naming a spec field or a code line go into the editors.
+  const problemFindings = (err) => (err instanceof ApiError ? err.problem.errors || [] : [])
+    .map((e) => {
+      const where = String(e.where || "");
+      const code = where.match(/^(spec\.code\.inline)[^:]*:(\d+):\d+$/);
+      const finding = { stage: "deploy", severity: "error", where, message: e.fix ? `${e.what} (${e.fix})` : e.what };
+      if (code) return { ...finding, field: code[1], line: Number(code[2]) };
+      return /^(spec|metadata)(\.|\[|$)/.test(where) ? { ...finding, field: where } : finding;
+    });
+
+  const busy = (text) => {
+    result.replaceChildren(h("p", {}, text));
+    announce(text);
+  };
+
+  async function check() {
+    const doc = documentToSend();
+    if (!doc) return;
+    busy("Checking…");
+    try {
+      const report = await call("check", { t: tenant(), n: doc.metadata.name }, { body: { spec: doc } });
+      setProblems(report.findings || []);
+      const errors = (report.findings || []).filter((f) => f.severity !== "warning").length;
+      const text = report.ok ? "Check passed: no errors." : `Check found ${errors} error(s).`;
+      result.replaceChildren(h("p", { class: report.ok ? "ok" : "bad" }, text));
+      announce(text);
+    } catch (err) {
+      result.replaceChildren(problemBox(err));
+    }
+  }
+
+  async function deploy(review) {
+    const doc = documentToSend();
+    if (!doc) return;
+    busy(review ? "Deploying for review…" : "Deploying…");
+    try {
+      const out = await call("deploy", { t: tenant(), n: doc.metadata.name },
+        { query: review ? { review: "true" } : undefined, body: { spec: doc } });
+      setProblems([]);
+      const next = out.branch && review ? link(route("review", out.branch), `Open review ${out.branch}`)
+        : link(route("history", doc.metadata.name), "Open history");
+      result.replaceChildren(h("p", { class: "ok" },
+        `${out.message || "Deployed"} (commit ${shortSha(out.commit)}${out.branch ? ` on ${out.branch}` : ""}). `, next,
+        " · ", link("#/fleet", "Fleet")));
+      announce(`Deployed, commit ${shortSha(out.commit)}`);
+    } catch (err) {
+      setProblems(problemFindings(err));
+      result.replaceChildren(problemBox(err));
+    }
+  }
+}
+
+// --- history ---------------------------------------------------------------------
+
+async function historyPage(name) {
+  const commits = await call("history", { t: tenant(), n: name });
+  const result = h("div", { role: "status" });
+  const list = h("ol", { class: "commits" }, commits.map((c, i) => {
+    const diffHost = h("div", {});
+    const toggle = h("button", { type: "button", "aria-expanded": "false", onclick: async () => {
+      if (toggle.getAttribute("aria-expanded") === "true") {
+        toggle.setAttribute("aria-expanded", "false");
+        return diffHost.replaceChildren();
+      }
+      toggle.setAttribute("aria-expanded", "true");
+      try {
+        const d = await call("diff", { t: tenant(), n: name }, { query: { to: c.sha } }); // that commit's change
+        diffHost.replaceChildren(diffBlock(d.text ?? "", `Rendered-object diff of ${shortSha(c.sha)}`));
+      } catch (err) {
+        diffHost.replaceChildren(problemBox(err));
+      }
+    } }, "Diff");
+    const rollback = h("button", { type: "button", onclick: async () => {
+      if (!window.confirm(`Roll ${name} back to ${shortSha(c.sha)}? This makes a new commit.`)) return;
+      try {
+        const out = await call("rollback", { t: tenant(), n: name }, { body: { to: c.sha } });
+        announce(`Rolled back: commit ${shortSha(out.commit)}`);
+        await historyPage(name);
+        main.append(h("p", { class: "ok", role: "status" }, `Rolled back to ${shortSha(c.sha)}: commit ${shortSha(out.commit)}.`));
+      } catch (err) {
+        result.replaceChildren(problemBox(err));
+      }
+    } }, "Roll back to here");
+    return h("li", { class: "card" },
+      h("h2", {}, h("code", {}, shortSha(c.sha)), " ", c.message || c.subject || ""),
+      h("dl", { class: "meta" },
+        h("dt", {}, "Author"), h("dd", {}, c.author || "—"),
+        h("dt", {}, "Time"), h("dd", {}, formatTime(c.time ?? c.date)),
+        h("dt", {}, "Action"), h("dd", {}, c.action || "—"),
+        h("dt", {}, "Digest"), h("dd", {}, h("code", {}, c.digest ? String(c.digest).slice(0, 16) : "—"))),
+      h("div", { class: "toolbar" }, toggle, i === 0 ? null : rollback),
+      diffHost);
+  }));
+  page(`History of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("signals", name), "Signals")),
+    result, commits.length ? list : h("p", {}, "No commits."));
+}
+
+// --- signals ---------------------------------------------------------------------
+
+async function signalsPage(name) {
+  const chartHost = h("div", {});
+  const body = h("tbody", {});
+  const errors = h("div", {});
+  page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History")),
+    errors, chartHost,
+    h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
+      h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Size", "Price", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+      body));
+  const strategy = await call("strategy", { t: tenant(), n: name });
+  const subs = strategy.spec?.spec?.subscriptions || [];
+  let timer;
+  const refresh = async () => {
+    try {
+      const signals = await call("signals", { t: tenant(), n: name }, { query: { limit: 50 } });
+      const rows = [...signals].sort((a, b) => timeOf(b) - timeOf(a));
+      body.replaceChildren(...(rows.length ? rows.map((s) => h("tr", {},
+        h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
+        h("td", { class: "num" }, s.size ?? s.qty ?? s.quantity ?? "—"), h("td", { class: "num" }, s.price ?? "—"),
+        h("td", {}, s.reason ?? s.note ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
+      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".")[1]).find(Boolean);
+      if (symbol) {
+        const bars = await call("bars", { symbol }, { query: { limit: 200 } });
+        const chart = priceChart(bars, rows, symbol);
+        chartHost.replaceChildren(h("h2", {}, `${symbol} price and signals`),
+          chart || h("p", {}, "Not enough market data for a chart yet."));
+      }
+      errors.replaceChildren();
+    } catch (err) {
+      errors.replaceChildren(problemBox(err));
+    }
+    timer = setTimeout(refresh, POLL_MS);
+  };
+  cleanup = () => clearTimeout(timer);
+  await refresh();
+}
+
+// --- reviews ---------------------------------------------------------------------
+
+const branchOf = (r) => (typeof r === "string" ? r : r.branch || r.name);
+
+async function reviewsPage() {
+  const reviews = await call("reviews", { t: tenant() });
+  page("Reviews", reviews.length
+    ? h("ul", {}, reviews.map((r) => h("li", {}, link(route("review", branchOf(r)), branchOf(r)),
+      typeof r === "object" && r.message ? ` — ${r.message}` : "")))
+    : h("p", {}, "No open reviews. Use “Deploy for review” in the editor to open one."));
+}
+
+function findingsList(findings) {
+  if (!findings?.length) return h("p", { class: "ok" }, "No findings.");
+  return h("ul", {}, findings.map((f) => h("li", { class: f.severity === "warning" ? "warning" : "error" },
+    h("span", { class: "badge" }, `${f.severity || "error"} · ${f.stage || ""}`), " ",
+    f.where ? h("code", {}, f.where) : null, f.where ? ": " : null, f.message)));
+}
+
+// The review's structured parts, in reading order: spec, code, rendered objects, then preflight and policies.
+const PART_ORDER = [/spec/i, /code/i, /object|render|manifest/i, /preflight|finding|polic|check/i];
+const partRank = (key) => {
+  const rank = PART_ORDER.findIndex((rx) => rx.test(key));
+  return rank < 0 ? PART_ORDER.length : rank;
+};
+const humanize = (key) => key.replace(/[_-]+/g, " ").replace(/^\w/, (c) => c.toUpperCase());
+
+function reviewPart(key, value) {
+  const title = humanize(key);
+  let content;
+  if (typeof value === "string") content = /^(---|\+\+\+|@@)/m.test(value) ? diffBlock(value, title) : h("p", {}, value);
+  else if (Array.isArray(value) && value.every((f) => f && typeof f === "object" && "message" in f)) {
+    content = findingsList(value);
+  } else if (value && typeof value === "object" && typeof value.text === "string") content = diffBlock(value.text, title);
+  else content = h("pre", { class: "diff", tabindex: "0" }, JSON.stringify(value, null, 2));
+  return h("section", { class: "card", "aria-label": title }, h("h2", {}, title), content);
+}
+
+async function reviewPage(branch) {
+  const r = await call("review", { t: tenant(), branch });
+  const result = h("div", { role: "status" });
+  const merge = h("button", { type: "button", onclick: async () => {
+    merge.disabled = true;
+    try {
+      const out = await call("merge", { t: tenant(), branch });
+      result.replaceChildren(h("p", { class: "ok" }, `Merged: commit ${shortSha(out.commit)}. `, link("#/fleet", "Fleet")));
+      announce("Merged");
+    } catch (err) {
+      merge.disabled = false;
+      result.replaceChildren(problemBox(err));
+    }
+  } }, "Merge");
+  const parts = Object.entries(r.parts || {}).sort(([a], [b]) => partRank(a) - partRank(b));
+  page(`Review ${branch}`,
+    h("p", { class: "hint" }, "Merge re-runs the full check, then brings the branch into the fleet."),
+    h("div", { class: "toolbar" }, merge), result,
+    parts.map(([key, value]) => reviewPart(key, value)),
+    r.markdown ? h("details", {}, h("summary", {}, "Summary as Markdown"), h("pre", { class: "diff" }, r.markdown)) : null);
+}
+
+// --- keyboard and start ------------------------------------------------------------
+
+document.addEventListener("keydown", (event) => {
+  if (!me || !event.altKey || event.ctrlKey || event.metaKey) return;
+  const target = { f: "#/fleet", n: "#/new", r: "#/reviews" }[event.key];
+  if (target) {
+    event.preventDefault();
+    location.hash = target;
+  }
+});
+window.addEventListener("hashchange", show);
+start();

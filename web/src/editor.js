@@ -1,0 +1,95 @@
+// The two CodeMirror editors (Python code, YAML spec) and how problems are shown in them.
+
+import { EditorState } from "@codemirror/state";
+import {
+  EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection,
+} from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { syntaxHighlighting, defaultHighlightStyle, indentOnInput, bracketMatching } from "@codemirror/language";
+import { python } from "@codemirror/lang-python";
+import { yaml } from "@codemirror/lang-yaml";
+import { lintGutter, setDiagnostics } from "@codemirror/lint";
+
+// CodeMirror styles itself at run time. In a document it would add a <style> element, which the page's
+// Content-Security-Policy (style-src 'self') blocks; in a shadow root it uses a constructed stylesheet,
+// which CSP allows. So each editor lives in its own shadow root, and its layout comes in as a theme.
+const layout = EditorView.theme({
+  "&": { height: "100%" },
+  ".cm-scroller": { fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace', fontSize: "13px" },
+});
+
+/** An editor in `parent`, labelled for screen readers; `shortcuts` are extra key bindings (e.g. Mod-Enter). */
+export function createEditor(parent, { doc, language, label, shortcuts = [] }) {
+  const root = parent.attachShadow({ mode: "open" });
+  return new EditorView({
+    parent: root,
+    root,
+    state: EditorState.create({
+      doc,
+      extensions: [
+        lineNumbers(),
+        highlightActiveLineGutter(),
+        highlightActiveLine(),
+        drawSelection(),
+        history(),
+        indentOnInput(),
+        bracketMatching(),
+        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        lintGutter(),
+        language === "python" ? python() : yaml(),
+        keymap.of([...shortcuts, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+        EditorView.contentAttributes.of({ "aria-label": label }),
+        layout,
+      ],
+    }),
+  });
+}
+
+/** Show problems in an editor: each {line (1-based), message, severity}; out-of-range lines go to the last line. */
+export function showProblems(view, problems) {
+  const doc = view.state.doc;
+  const diagnostics = problems.map(({ line, message, severity }) => {
+    const at = doc.line(Math.min(Math.max(1, line || 1), doc.lines));
+    return { from: at.from, to: at.to, severity: severity === "warning" ? "warning" : "error", message };
+  });
+  view.dispatch(setDiagnostics(view.state, diagnostics));
+}
+
+/** Put the cursor on a line (1-based) and focus the editor. */
+export function goToLine(view, line) {
+  const at = view.state.doc.line(Math.min(Math.max(1, line), view.state.doc.lines));
+  view.dispatch({ selection: { anchor: at.from, head: at.to }, scrollIntoView: true });
+  view.focus();
+}
+
+/**
+ * The line (1-based) of a field in YAML text, from a path such as `spec.resources.cpu`,
+ * `/spec/resources/cpu` or `spec.subscriptions[1]`: the deepest part of the path that is found.
+ * Block-style YAML is followed by indentation; inside a flow mapping the key is searched for on the line.
+ */
+export function lineOfField(text, field) {
+  const parts = String(field).replace(/\[(\d+)\]/g, ".$1").split(/[./]/).filter(Boolean);
+  const lines = text.split("\n");
+  let best = 0;
+  let start = 0;
+  let indent = -1;
+  for (const part of parts) {
+    let found = -1;
+    for (let i = start; i < lines.length; i++) {
+      const line = lines[i];
+      if (!line.trim() || line.trim().startsWith("#")) continue;
+      const lineIndent = line.length - line.trimStart().length;
+      if (i > start && lineIndent <= indent) break;
+      const key = new RegExp(`(^|[{,\\s-])["']?${part.replace(/[-]/g, "\\-")}["']?\\s*:`);
+      if (key.test(line)) {
+        found = i;
+        indent = lineIndent;
+        break;
+      }
+    }
+    if (found < 0) break;
+    best = found + 1;
+    start = found;
+  }
+  return best || 1;
+}
