@@ -1,12 +1,196 @@
-"""The Markdown summary of a proposed change: spec, code and rendered-object diffs, preflight results."""
+"""Review branches: the pull-request flow of the fleet repo.
+
+`deploy --review` commits a strategy to `review/<tenant>/<name>/<digest>` and
+pushes it. A review is summarized in Markdown (spec, code and rendered-object
+diffs against main, preflight, policy and quota results); merging re-runs the
+whole check against the current main and records a merge commit.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
+import git
+
+from . import remote
 from .diff import diff_objects, text_diff
+from .errors import Problem, UserError
+from .fleet import MAIN_BRANCH, Fleet
 from .preflight import Report
-from .render import SPEC_FILE
+from .render import SPEC_FILE, strategy_dir
+
+if TYPE_CHECKING:
+    from .actions import Outcome
+
+REVIEW_PREFIX = "review/"
+_BRANCH = re.compile(
+    r"^review/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/([0-9a-f]{12})$"
+)
+
+
+@dataclass
+class ReviewSummary:
+    markdown: str
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+def branch_name(tenant: str, name: str, digest: str) -> str:
+    return f"{REVIEW_PREFIX}{tenant}/{name}/{digest[:12]}"
+
+
+# --- listing ----------------------------------------------------------------------------
+
+
+def list_reviews(fleet: Fleet, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Open review branches (local and on the remote), newest first."""
+    rows = []
+    for branch, sha in sorted(_branches(fleet).items()):
+        parsed = _BRANCH.match(branch)
+        if not parsed or (tenant and parsed.group(1) != tenant):
+            continue
+        commit = fleet.repo.commit(sha)
+        if fleet.repo.is_ancestor(sha, MAIN_BRANCH):
+            continue  # already merged
+        rows.append(
+            {
+                "branch": branch,
+                "tenant": parsed.group(1),
+                "name": parsed.group(3),
+                "digest": _trailer(commit, "Spec-Digest") or parsed.group(5),
+                "author": f"{commit.author.name} <{commit.author.email}>",
+                "time": commit.authored_date,
+                "head": sha,
+                "subject": commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
+            }
+        )
+    return sorted(rows, key=lambda r: -r["time"])
+
+
+def _branches(fleet: Fleet) -> dict[str, str]:
+    """review/* branch -> tip; the remote's tip wins over a local branch of the same name (after a fetch)."""
+    found = {h.name: h.commit.hexsha for h in fleet.repo.heads if h.name.startswith(REVIEW_PREFIX)}
+    name = remote.remote_name(fleet)
+    if name and name in [r.name for r in fleet.repo.remotes] and not remote.fetch_all(fleet, name):
+        prefix = f"refs/remotes/{name}/"
+        for ref in fleet.repo.references:
+            if ref.path.startswith(prefix + REVIEW_PREFIX):
+                found[ref.path.removeprefix(prefix)] = ref.commit.hexsha
+    return found
+
+
+def _resolve(fleet: Fleet, branch: str) -> tuple[str, str, str]:
+    """A review branch -> (tenant, name, tip commit); refuses names that are not review branches."""
+    parsed = _BRANCH.match(branch or "")
+    if not parsed:
+        raise UserError(
+            "not a review branch",
+            [Problem("branch", repr(branch), "review branches are named review/<tenant>/<name>/<12 hex digits>")],
+        )
+    sha = _branches(fleet).get(branch)
+    if sha is None:
+        raise UserError(f"no review branch {branch}", [Problem("branch", branch, "see `stratops review list`")])
+    return parsed.group(1), parsed.group(3), sha
+
+
+def _trailer(commit: git.Commit, key: str) -> str:
+    for line in str(commit.message).splitlines():
+        if line.startswith(f"{key}: "):
+            return line.removeprefix(f"{key}: ").strip()
+    return ""
+
+
+# --- show ------------------------------------------------------------------------------------
+
+
+def show(fleet: Fleet, branch: str) -> ReviewSummary:
+    """The review of a branch against the current main: diffs plus the full check, as Markdown and as data."""
+    from . import actions
+
+    tenant, name, sha = _resolve(fleet, branch)
+    folder = strategy_dir(tenant, name)
+    new = fleet.read_folder(folder, sha)
+    old = fleet.read_folder(folder, MAIN_BRANCH)
+    report = actions.preflight(fleet, folder, new, tenant) if new is not None else None
+    quota = _quota(fleet, folder, new, tenant)
+    old_objects = actions.rendered_objects(fleet, folder, MAIN_BRANCH)
+    parts = summary_parts(f"{tenant}/{name}", old, new, old_objects, report)
+    parts |= {"branch": branch, "head": sha, "base": fleet.head(), "quota": [str(p) for p in quota]}
+    parts["ok"] = parts["ok"] and not quota
+    markdown = render_markdown(parts)
+    if quota:
+        markdown += "\n## Quota\n\n" + "".join(f"- ❌ {p}\n" for p in quota)
+    return ReviewSummary(markdown, parts)
+
+
+def _quota(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes] | None, tenant: str) -> list[Problem]:
+    from . import actions
+    from .tenants import quota_problems
+
+    if not files or SPEC_FILE not in files:
+        return []
+    try:
+        strategy = actions.strategy_of_folder(files, str(folder))
+    except UserError as exc:
+        return exc.problems
+    return quota_problems(fleet, tenant, folder.name, {"cpu": strategy.cpu, "memory": strategy.memory})
+
+
+# --- merge ----------------------------------------------------------------------------------
+
+
+def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True) -> Outcome:
+    """Merge a review branch into main after re-running the check against main; then delete the branch."""
+    from . import actions
+
+    tenant, name, sha = _resolve(fleet, branch)
+    folder = strategy_dir(tenant, name)
+    files = fleet.read_folder(folder, sha)
+    if files is None:
+        raise UserError(f"cannot merge {branch}", [Problem(str(folder), "the branch does not hold this strategy")])
+    if files == fleet.read_folder(folder):
+        _delete_branch(fleet, branch)
+        return actions.Outcome("merge", f"{tenant}/{name}", None, message=f"{branch} is already on {MAIN_BRANCH}")
+    tip = fleet.repo.commit(sha)
+    trailers = "".join(f"{k}: {v}\n" for k in ("Strategy", "Spec-Digest") if (v := _trailer(tip, k)))
+    message = f"Merge {branch}\n\n{tip.summary}\n\n{trailers}Action: deploy\nReview-Branch: {branch}\n"
+    for _ in range(3):
+        head = fleet.head()
+        try:
+            report = actions.check_change(fleet, folder, files, tenant, head)
+        except UserError as exc:
+            raise UserError(f"cannot merge {branch}: {exc.title}", exc.problems) from None
+        with fleet.lock():
+            if fleet.head() != head:
+                continue  # main moved while checking: check again against the new main
+            commit = fleet.commit_folders({folder: files}, message, author, parent=head, extra_parents=(sha,))
+        outcome = actions.Outcome(
+            "merge",
+            f"{tenant}/{name}",
+            commit,
+            report=report,
+            message=f"merge {branch}",
+            warnings=[str(w) for w in report.warnings],
+        )
+        actions.push_outcome(fleet, outcome, push)
+        if outcome.pushed or outcome.remote is None:
+            _delete_branch(fleet, branch)
+        return outcome
+    raise UserError(f"cannot merge {branch}", [Problem(MAIN_BRANCH, "main keeps moving", "retry")])
+
+
+def _delete_branch(fleet: Fleet, branch: str) -> None:
+    if branch in [h.name for h in fleet.repo.heads]:
+        subprocess.run(["git", "branch", "-D", branch], cwd=fleet.path, capture_output=True, check=False)
+    name = remote.remote_name(fleet)
+    if name and f"refs/remotes/{name}/{branch}" in [r.path for r in fleet.repo.references]:
+        remote.delete_remote_branch(fleet, name, branch)
+
+
+# --- the summary ------------------------------------------------------------------------------
 
 
 def summary(
@@ -16,16 +200,55 @@ def summary(
     old_objects: list[dict[str, Any]],
     report: Report | None,
 ) -> str:
+    return render_markdown(summary_parts(key, old, new, old_objects, report))
+
+
+def summary_parts(
+    key: str,
+    old: dict[str, bytes] | None,
+    new: dict[str, bytes] | None,
+    old_objects: list[dict[str, Any]],
+    report: Report | None,
+) -> dict[str, Any]:
     old, new = old or {}, new or {}
-    parts = [f"# Review: {key}", "", _verdict(report), ""]
-    parts += _section("Spec", _file_diff(old, new, [SPEC_FILE]))
     code_files = sorted(n for n in old.keys() | new.keys() if n.endswith(".py"))
-    parts += _section("Code", _file_diff(old, new, code_files))
     new_objects = report.rendered.all_objects() if report and report.rendered else []
-    object_text = "".join(d.text for d in diff_objects(old_objects, new_objects))
-    parts += _section("Rendered Kubernetes objects", object_text)
-    parts += _findings(report)
-    return "\n".join(parts).rstrip() + "\n"
+    objects = diff_objects(old_objects, new_objects)
+    findings = [
+        {"stage": f.stage, "severity": f.severity, "where": f.where, "message": f.message}
+        for f in (report.findings if report else [])
+    ]
+    return {
+        "key": key,
+        "removes": report is None,
+        "ok": report is None or report.ok,
+        "verdict": _verdict(report),
+        "spec_diff": _file_diff(old, new, [SPEC_FILE]),
+        "code_diff": _file_diff(old, new, code_files),
+        "object_diff": "".join(d.text for d in objects),
+        "objects": [{"key": d.key, "status": d.status} for d in objects],
+        "findings": findings,
+        "policy": [f for f in findings if f["stage"] == "policy"],
+        "timings_ms": {stage: round(s * 1000, 1) for stage, s in (report.timings.items() if report else [])},
+    }
+
+
+def render_markdown(parts: dict[str, Any]) -> str:
+    lines = [f"# Review: {parts['key']}", "", parts["verdict"], ""]
+    lines += _section("Spec", parts["spec_diff"])
+    lines += _section("Code", parts["code_diff"])
+    lines += _section("Rendered Kubernetes objects", parts["object_diff"])
+    if not parts["removes"]:
+        lines += ["## Preflight", ""]
+        stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in parts["timings_ms"].items())
+        lines.append(f"Stages run: {stages}." if stages else "No stage ran.")
+        lines += [
+            f"- {'❌' if f['severity'] == 'error' else '⚠️'} [{f['stage']}] {f['where']}: {f['message']}"
+            for f in parts["findings"]
+        ]
+        policies = parts["policy"]
+        lines += ["", "## Policies", "", "All policies pass." if not policies else f"{len(policies)} policy findings."]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _verdict(report: Report | None) -> str:
@@ -46,13 +269,3 @@ def _file_diff(old: dict[str, bytes], new: dict[str, bytes], names: list[str]) -
 def _section(title: str, diff_text: str) -> list[str]:
     body = f"```diff\n{diff_text}```" if diff_text else "_No change._"
     return [f"## {title}", "", body, ""]
-
-
-def _findings(report: Report | None) -> list[str]:
-    if report is None:
-        return []
-    lines = ["## Preflight", ""]
-    stages = ", ".join(f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in report.timings.items())
-    lines.append(f"Stages run: {stages}." if stages else "No stage ran.")
-    lines += [f"- {'❌' if f.severity == 'error' else '⚠️'} {f}" for f in report.findings]
-    return lines + [""]

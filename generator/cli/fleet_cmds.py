@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -11,28 +12,47 @@ import click
 from .. import actions
 from .common import author_of, author_option, open_fleet, repo_option, tenant_option
 
+# Exit status when the change is committed locally but could not be pushed to the remote.
+EXIT_UNPUSHED = 3
+
+push_option = click.option(
+    "--push/--no-push",
+    "push",
+    default=True,
+    show_default=True,
+    help="Push to the fleet's remote (git config stratops.remote, else origin) when it has one.",
+)
+
 
 @click.command()
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--cluster", default="local", show_default=True, help="Name of the cluster folder under clusters/.")
+@click.option(
+    "--cluster", default="local", show_default=True, help="Write the Flux layout for this cluster (clusters/NAME/)."
+)
+@click.option("--remote", "remote_url", default=None, help="Add this URL as the remote origin and push main to it.")
 @author_option
-def init(path: Path, cluster: str, author: str | None) -> None:
-    """Create a fleet repo at PATH."""
+def init(path: Path, cluster: str, remote_url: str | None, author: str | None) -> None:
+    """Create a fleet repo at PATH, laid out for Flux."""
     fleet = actions.init(path, cluster, author_of(author))
     click.echo(f"created fleet repo {fleet.path} (cluster {cluster})")
+    if remote_url:
+        fleet.repo.create_remote("origin", remote_url)
+        outcome = actions.push_outcome(fleet, actions.Outcome("init", cluster, fleet.head()), rebase=False)
+        _print_push(outcome)
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--review", is_flag=True, help="Commit to a review branch and print a review summary.")
+@click.option("--review", is_flag=True, help="Commit to a review branch, push it and print a review summary.")
 @repo_option
 @author_option
 @tenant_option
-def deploy(spec: Path, review: bool, repo: Path, author: str | None, acting_tenant: str | None) -> None:
-    """Validate, render, preflight and commit the strategy in SPEC."""
+@push_option
+def deploy(spec: Path, review: bool, repo: Path, author: str | None, acting_tenant: str | None, push: bool) -> None:
+    """Validate, render, preflight and commit the strategy in SPEC (and push it)."""
     fleet = open_fleet(repo)
     strategy = actions.load_strategy(fleet, spec)
-    outcome = actions.deploy(fleet, strategy, author_of(author), review, acting_tenant)
+    outcome = actions.deploy(fleet, strategy, author_of(author), review, acting_tenant, push=push)
     _print_outcome(outcome)
 
 
@@ -41,9 +61,10 @@ def deploy(spec: Path, review: bool, repo: Path, author: str | None, acting_tena
 @repo_option
 @author_option
 @tenant_option
-def stop(strategy: str, repo: Path, author: str | None, acting_tenant: str | None) -> None:
+@push_option
+def stop(strategy: str, repo: Path, author: str | None, acting_tenant: str | None, push: bool) -> None:
     """Remove STRATEGY (tenant/name) from the fleet."""
-    _print_outcome(actions.stop(open_fleet(repo), strategy, author_of(author), acting_tenant))
+    _print_outcome(actions.stop(open_fleet(repo), strategy, author_of(author), acting_tenant, push=push))
 
 
 @click.command()
@@ -52,9 +73,12 @@ def stop(strategy: str, repo: Path, author: str | None, acting_tenant: str | Non
 @repo_option
 @author_option
 @tenant_option
-def rollback(strategy: str, to: str | None, repo: Path, author: str | None, acting_tenant: str | None) -> None:
+@push_option
+def rollback(
+    strategy: str, to: str | None, repo: Path, author: str | None, acting_tenant: str | None, push: bool
+) -> None:
     """Revert STRATEGY's last change (or restore it as of --to REV)."""
-    _print_outcome(actions.rollback(open_fleet(repo), strategy, author_of(author), to, acting_tenant))
+    _print_outcome(actions.rollback(open_fleet(repo), strategy, author_of(author), to, acting_tenant, push=push))
 
 
 @click.command(name="list")
@@ -110,6 +134,21 @@ def _print_outcome(outcome: actions.Outcome) -> None:
         click.echo(f"{outcome.message}: committed {outcome.commit[:12]} on {outcome.branch}")
     if outcome.summary:
         click.echo(outcome.summary)
+    _print_push(outcome)
+
+
+def _print_push(outcome: actions.Outcome) -> None:
+    """Say where the commit went; exit 3 when it is only local."""
+    if outcome.pushed:
+        click.echo(f"pushed {outcome.branch} to {outcome.remote}")
+    elif outcome.unpushed:
+        click.secho(f"error: not pushed to {outcome.remote}: {outcome.unpushed}", fg="red", err=True)
+        click.echo(
+            f"the commit is kept in the local fleet repo, unpushed: fix the remote, then "
+            f"`git push {outcome.remote} {outcome.branch}` (or deploy again)",
+            err=True,
+        )
+        sys.exit(EXIT_UNPUSHED)
 
 
 COMMANDS = [init, deploy, stop, rollback, list_, history, diff]
