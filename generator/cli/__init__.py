@@ -10,7 +10,7 @@ from executor.commands import commands as executor_commands
 
 from ..errors import UserError
 from ..policy.commands import policy
-from . import fleet_cmds, runtime_cmds, validate_cmd
+from . import fleet_cmds, gitops_cmds, runtime_cmds, validate_cmd
 
 
 class _Stratops(click.Group):
@@ -32,5 +32,5 @@ def main() -> None:
     """Run trading strategies as GitOps: every deploy is a commit in the fleet repo."""
 
 
-for command in (*fleet_cmds.COMMANDS, *executor_commands, validate_cmd.validate, policy, *runtime_cmds.COMMANDS):
+for command in (*fleet_cmds.COMMANDS, *gitops_cmds.COMMANDS, *executor_commands, validate_cmd.validate, policy, *runtime_cmds.COMMANDS):
     main.add_command(command)

@@ -1,0 +1,99 @@
+"""What an executor can and cannot do locally: network, cgroup limits, read-only code, its own files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from executor.sandbox import Limits
+from generator.fleet import Fleet
+from generator.runtime import sandbox
+from generator.runtime.paths import RuntimePaths
+from tests.runtime.rt_helpers import Up, row, running, wait_for
+
+
+def _launch(isolation: sandbox.Isolation, tmp_path: Path, code: str, key: str = "t/probe") -> tuple[int, str]:
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))
+    config = isolation.launch_config(
+        key, Limits.from_quantities("250m", "128Mi"), [sys.executable, "-c", code], {}, tmp_path
+    )
+    proc = sandbox.spawn(config, tmp_path / "launch.json", tmp_path / "out.log")
+    code_ = proc.wait(30)
+    isolation.release(key)
+    return code_, (tmp_path / "out.log").read_text()
+
+
+def test_private_network_namespace_has_no_route_to_the_host(tmp_path: Path) -> None:
+    if not sandbox.detect_netns(tmp_path / "probe"):
+        pytest.skip("unshare(CLONE_NEWNET) is not permitted on this machine")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        code = (
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "except OSError as e:\n"
+            "    print('refused', e)\n"
+            "else:\n"
+            "    print('connected')"
+        )
+        outside = _launch(sandbox.Isolation(None, netns=False), tmp_path, code)
+        inside = _launch(sandbox.Isolation(None, netns=True), tmp_path, code)
+    finally:
+        listener.close()
+    assert outside[1].strip() == "connected"
+    assert inside[0] == 0 and inside[1].startswith("refused")
+
+
+def test_rlimits_end_a_runaway_allocation(tmp_path: Path) -> None:
+    code = "b = bytearray(2 * 1024**3)\nprint('allocated')"
+    status, out = _launch(sandbox.Isolation(None, netns=False), tmp_path, code)
+    assert status != 0 and "MemoryError" in out
+
+
+def test_launcher_refuses_to_run_without_its_parent(tmp_path: Path) -> None:
+    config = {"parent": 1, "argv": ["/bin/echo", "ran"], "env": {}, "cwd": str(tmp_path)}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "generator.runtime.launch", str(tmp_path / "c.json")], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "ran" not in result.stdout
+
+
+def test_running_executor_is_confined(one: Fleet, up: Up) -> None:
+    repo = one.path
+    status = wait_for(repo, running("alice/alpha"))
+    pid = row(status, "alice/alpha")["pid"]
+    pod_dir = RuntimePaths.of(repo).strategy_dir("alice/alpha")
+    code = pod_dir / "volumes" / "code"
+    assert (code / "momentum.py").stat().st_mode & 0o777 == 0o444 and code.stat().st_mode & 0o777 == 0o555
+    environ = dict(
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
+    )
+    assert environ["STRATOPS_CODE_DIR"] == str(code)
+    assert environ["STRATOPS_FEED_ENDPOINT"].startswith("ipc://")
+    assert environ["TMPDIR"].startswith(str(pod_dir))
+    assert not any(k.startswith(("GIT_", "STRATOPS_HELM")) for k in environ)  # up's own environment stays out
+    assert os.getsid(pid) == pid  # its own session and process group
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    assert "Max address space" in limits and "unlimited" not in _limit_line(limits, "Max address space")
+    cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+    if "cgroup v1" in status["sandbox"]:
+        cpu_group = next(line.split(":", 2)[2] for line in cgroups.splitlines() if line.split(":")[1] == "cpu")
+        quota = Path("/sys/fs/cgroup/cpu" + cpu_group, "cpu.cfs_quota_us").read_text().strip()
+        assert quota == "25000"  # 250m of a 100 ms period
+    elif "cgroup v2" in status["sandbox"]:
+        group = cgroups.strip().splitlines()[-1].split(":", 2)[2]
+        assert Path("/sys/fs/cgroup" + group, "cpu.max").read_text().split()[0] == "25000"
+
+
+def _limit_line(limits: str, name: str) -> str:
+    return next(line for line in limits.splitlines() if line.startswith(name))
