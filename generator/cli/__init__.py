@@ -32,5 +32,12 @@ def main() -> None:
     """Run trading strategies as GitOps: every deploy is a commit in the fleet repo."""
 
 
-for command in (*fleet_cmds.COMMANDS, *gitops_cmds.COMMANDS, *executor_commands, validate_cmd.validate, policy, *runtime_cmds.COMMANDS):
+for command in (
+    *fleet_cmds.COMMANDS,
+    *gitops_cmds.COMMANDS,
+    *executor_commands,
+    validate_cmd.validate,
+    policy,
+    *runtime_cmds.COMMANDS,
+):
     main.add_command(command)
