@@ -27,7 +27,7 @@ from .policy.model import PolicyError
 from .preflight import check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR
 from .spec import quantity
-from .tenants import MAX_STRATEGIES, TENANT_LABEL
+from .tenants import MAX_STRATEGIES, TENANT_LABEL, cpu_text, memory_text
 from .yamlio import load_all, load_one
 
 _SCANNED = ("clusters", "infrastructure", "policies", STRATEGIES_DIR)
@@ -292,8 +292,10 @@ class _Checker:
         folders = sorted(p for p in base.glob("*/*") if p.is_dir()) if base.is_dir() else []
         for folder in folders:
             rel = folder.relative_to(self.root).as_posix()
-            self.quiet = self.only is not None and rel not in self.only
             tenant, name = folder.parent.name, folder.name
+            if self.only is not None and rel not in self.only:
+                usage.setdefault(tenant, []).append((rel, *_requested(folder)))  # counted, not rendered
+                continue
             if not (folder / KUSTOMIZATION_FILE).is_file():
                 self._add("layout", rel, "", "has no kustomization.yaml: Flux applies its YAML files as they are")
                 continue
@@ -378,7 +380,7 @@ class _Checker:
                 self._add("quota", ns_file, f"Namespace/{tenant}", f"{len(rows)} strategies > max-strategies {limit}")
             quota = quotas.get(tenant)
             hard = ((quota.obj.get("spec") or {}).get("hard") or {}) if quota else {}
-            for index, key in ((1, "requests.cpu"), (2, "requests.memory")):
+            for index, key, text in ((1, "requests.cpu", cpu_text), (2, "requests.memory", memory_text)):
                 cap = quantity(str(hard[key])) if key in hard else None
                 total = sum((r[index] for r in rows), Decimal(0))
                 if cap is not None and total > cap:
@@ -386,7 +388,7 @@ class _Checker:
                         "quota",
                         quota.file,
                         kubeschema.object_ref(quota.obj),
-                        f"{key}: the {len(rows)} strategies request {total.normalize():f} > quota {hard[key]}",
+                        f"{key}: the {len(rows)} strategies request {text(total)} > quota {hard[key]}",
                     )
         self.quiet = False
         for tenant in sorted(usage):
@@ -428,6 +430,16 @@ def _split_where(where: str, rel: str) -> tuple[str, str, str]:
 def _file_of(rel: str, where: str) -> str:
     head = where.split(":")[0].split(" ")[0]
     return head if head.startswith(f"{rel}/") else rel
+
+
+def _requested(folder: Path) -> tuple[Decimal, Decimal]:
+    """CPU and memory a strategy folder asks for, read from its spec without rendering it."""
+    try:
+        doc = load_one((folder / SPEC_FILE).read_text(encoding="utf-8"), str(folder))
+        resources = doc["spec"]["resources"]
+        return quantity(str(resources["cpu"])) or Decimal(0), quantity(str(resources["memory"])) or Decimal(0)
+    except (OSError, UnicodeDecodeError, UserError, KeyError, TypeError):
+        return Decimal(0), Decimal(0)
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -154,8 +154,8 @@ def list_tenants(fleet: Fleet, rev: str = MAIN_BRANCH) -> list[dict[str, Any]]:
                 "max_strategy_cpu": annotations.get(MAX_CPU),
                 "max_strategy_memory": annotations.get(MAX_MEMORY),
                 "strategies": count,
-                "used_cpu": _cpu_text(used_cpu),
-                "used_memory": _memory_text(used_memory),
+                "used_cpu": cpu_text(used_cpu),
+                "used_memory": memory_text(used_memory),
             }
         )
     return rows
@@ -303,8 +303,8 @@ def quota_problems(
         )
     new_cpu, new_memory = quantity(str(resources.get("cpu", "0"))), quantity(str(resources.get("memory", "0")))
     for key, used, new, text in (
-        ("requests.cpu", cpu, new_cpu, _cpu_text),
-        ("requests.memory", memory, new_memory, _memory_text),
+        ("requests.cpu", cpu, new_cpu, cpu_text),
+        ("requests.memory", memory, new_memory, memory_text),
     ):
         hard = quantity(quota[key]) if key in quota else None
         if hard is not None and new is not None and used + new > hard:
@@ -373,9 +373,9 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _cpu_text(amount: Decimal) -> str:
+def cpu_text(amount: Decimal) -> str:
     return f"{(amount * 1000).normalize():f}m"
 
 
-def _memory_text(amount: Decimal) -> str:
+def memory_text(amount: Decimal) -> str:
     return f"{(amount / 2**20).quantize(Decimal('0.01')).normalize():f}Mi"
