@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,28 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
             pass
         time.sleep(0.1)
     pytest.fail("stratops serve did not answer /healthz within 30 s")
+
+
+@contextmanager
+def run_up(repo: Path) -> Iterator[subprocess.Popen]:
+    """A real `stratops up` on the repo, stopped with SIGTERM at the end.
+
+    The feed sends 2,000 messages/s, so its first pass over the bundled sample (~12 s) keeps the sample's
+    own clock, which is the clock of the market-data endpoint the chart draws.
+    """
+    log = (repo.parent / "up.log").open("w")
+    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo), "--feed-speed", "fixed", "--feed-rate", "2000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")

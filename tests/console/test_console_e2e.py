@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from console_support import TOKENS, Server
+from console_support import TOKENS, Server, run_up
 
 from tests.console.test_console_routes import console_routes
 
@@ -51,6 +51,13 @@ def marked_lines(page, label: str) -> list[str]:
     """The text of each editor line that carries an error diagnostic."""
     lines = page.get_by_role("textbox", name=label).locator(".cm-line:has(.cm-lintRange-error)")
     return [t.strip() for t in lines.all_inner_texts()]
+
+
+def shot(page, artifacts: Path, name: str) -> None:
+    """Save a screenshot of the page, after checking it shows no placeholder of a missing value."""
+    text = page.locator("main").inner_text()
+    assert not re.search(r"\b(null|undefined|NaN|Invalid Date)\b|\[object Object\]", text), text
+    page.screenshot(path=artifacts / f"{name}.png", full_page=True)
 
 
 def nav(page, name: str) -> None:
@@ -124,7 +131,7 @@ def test_sign_in_refuses_a_bad_token(page, server: Server, artifacts: Path) -> N
     page.goto(f"{server.url}/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("Tenant token")).to_be_focused()
-    page.screenshot(path=artifacts / "sign-in.png")
+    shot(page, artifacts, "sign-in")
     page.get_by_label("Tenant token").fill("sto_not-a-token")
     page.keyboard.press("Enter")
     expect(page.get_by_role("alert")).to_be_visible()
@@ -156,7 +163,7 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     problems = page.get_by_role("list", name="Problems")
     expect(problems).to_contain_text("code line 5")
     assert marked_lines(page, "Strategy code") == ["def on_trade(self, trade)"]
-    page.screenshot(path=artifacts / "editor-problems.png", full_page=True)
+    shot(page, artifacts, "editor-problems")
 
     # Fix the code: the cap problem remains, at the cpu line of the spec.
     set_editor(page, "Strategy code", CODE)
@@ -179,7 +186,7 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     row = page.get_by_role("row", name=re.compile("crossing"))
     expect(row).to_contain_text("250m")
     expect(page.get_by_text("bob-secret")).to_have_count(0)
-    page.screenshot(path=artifacts / "fleet.png", full_page=True)
+    shot(page, artifacts, "fleet")
 
     # A second version, deployed with the keyboard from the loaded strategy.
     row.get_by_role("link", name="crossing").click()
@@ -197,7 +204,7 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     expect(commits.first).to_contain_text("Digest")
     commits.first.get_by_role("button", name="Diff").click()
     expect(commits.first.locator("pre.diff")).to_contain_text("50")
-    page.screenshot(path=artifacts / "history.png", full_page=True)
+    shot(page, artifacts, "history")
     page.once("dialog", lambda dialog: dialog.accept())
     commits.nth(1).get_by_role("button", name="Roll back to here").click()
     expect(page.get_by_text(f"Rolled back to {first[:8]}")).to_be_visible()
@@ -209,7 +216,7 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     page.goto(f"{server.url}/#/signals/crossing")
     expect(page.get_by_role("heading", name="Signals of crossing")).to_be_visible()
     expect(page.get_by_role("table")).to_be_visible()
-    page.screenshot(path=artifacts / "signals.png", full_page=True)
+    shot(page, artifacts, "signals")
     recorder.check(server)
 
 
@@ -224,15 +231,19 @@ def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> 
     page.get_by_role("button", name="Deploy for review").click()
     page.get_by_role("link", name=re.compile("Open review")).click()
     expect(page.get_by_role("heading", name=re.compile("Review "))).to_be_visible()
-    expect(page.get_by_role("region", name=re.compile("code", re.I)).first).to_contain_text("class Crossing")
-    page.screenshot(path=artifacts / "review.png", full_page=True)
+    expect(page.get_by_role("region", name="Code diff")).to_contain_text("class Crossing")
+    expect(page.get_by_role("region", name="Spec diff")).to_contain_text("window: 7")
+    expect(page.get_by_role("region", name="Rendered-object diff")).to_contain_text("Deployment")
+    expect(page.get_by_role("region", name="Policies")).to_contain_text("All policies pass")
+    shot(page, artifacts, "review")
     page.get_by_role("button", name="Merge").click()
-    expect(page.get_by_text("Merged")).to_be_visible()
+    expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
     nav(page, "Fleet")
     expect(page.get_by_role("row", name=re.compile("reviewed"))).to_be_visible()
     nav(page, "Reviews")
     expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
-    page.screenshot(path=artifacts / "reviews.png", full_page=True)
+    expect(page.get_by_text("review/alice/reviewed")).to_have_count(0)  # merged: no longer open
+    shot(page, artifacts, "reviews")
     recorder.check(server)
 
 
@@ -255,5 +266,43 @@ def test_another_tenant_sees_only_its_own(page, server: Server, artifacts: Path)
     # Asking for alice's strategy by URL addresses bob's own tenant, where it does not exist.
     page.goto(f"{server.url}/#/edit/alice-only")
     expect(page.get_by_role("alert")).to_be_visible()
-    page.screenshot(path=artifacts / "other-tenant.png", full_page=True)
+    shot(page, artifacts, "other-tenant")
+    recorder.check(server)
+
+
+FLIPPER = """from executor import Strategy
+
+
+class Flipper(Strategy):
+    def on_bar(self, bar):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n % 20 == 0:
+            self.emit(symbol=bar.symbol, side="buy" if self.n % 40 else "sell", strength=0.5, reason="20 bars")
+"""
+
+
+def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path) -> None:
+    """A real `stratops up` starts while the fleet page is open: the row turns Running without a reload."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "flipper", "tenant": "alice"},
+        "spec": {"code": {"inline": FLIPPER, "class": "Flipper"}, "subscriptions": ["bars.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/flipper", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    row = page.get_by_role("row", name=re.compile("flipper"))
+    expect(row).to_contain_text("Unknown")
+    with run_up(server.repo):
+        expect(row).to_contain_text("Running", timeout=30_000)
+        expect(row).to_contain_text("BTC-USD", timeout=30_000)  # its last signal
+        shot(page, artifacts, "fleet-live")
+        row.get_by_role("link", name="Signals").click()
+        expect(page.get_by_role("heading", name="Signals of flipper")).to_be_visible()
+        expect(page.get_by_role("row", name=re.compile("20 bars")).first).to_be_visible()
+        chart = page.get_by_role("img", name=re.compile("BTC-USD: close from"))
+        expect(chart).to_be_visible()
+        expect(chart.locator("path.buy, path.sell").first).to_be_attached()
+        shot(page, artifacts, "signals-live")
     recorder.check(server)

@@ -4,7 +4,7 @@ import * as yamlLib from "js-yaml";
 import { call, session, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine, lineOfField } from "./editor.js";
-import { priceChart, timeOf } from "./chart.js";
+import { priceChart } from "./chart.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -42,7 +42,7 @@ function tenant() {
 
 function page(title, ...children) {
   const heading = h("h1", { tabindex: "-1" }, title);
-  main.replaceChildren(heading, ...children);
+  main.replaceChildren(heading, ...children.flat().filter(Boolean));
   document.title = `${title} · stratops`;
   heading.focus();
 }
@@ -405,25 +405,28 @@ async function signalsPage(name) {
   page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History")),
     errors, chartHost,
     h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
-      h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Size", "Price", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
       body));
   const strategy = await call("strategy", { t: tenant(), n: name });
   const subs = strategy.spec?.spec?.subscriptions || [];
   let timer;
+  let bars = null; // the market data of one symbol, fetched once per visit
   const refresh = async () => {
     try {
       const signals = await call("signals", { t: tenant(), n: name }, { query: { limit: 50 } });
-      const rows = [...signals].sort((a, b) => timeOf(b) - timeOf(a));
+      const rows = [...signals].reverse(); // the API answers oldest first
       body.replaceChildren(...(rows.length ? rows.map((s) => h("tr", {},
         h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
-        h("td", { class: "num" }, s.size ?? s.qty ?? s.quantity ?? "—"), h("td", { class: "num" }, s.price ?? "—"),
-        h("td", {}, s.reason ?? s.note ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
+        h("td", { class: "num" }, s.strength ?? "—"), h("td", { class: "num" }, s.size ?? "—"),
+        h("td", {}, s.reason ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
       const symbol = rows[0]?.symbol || subs.map((s) => s.split(".")[1]).find(Boolean);
       if (symbol) {
-        const bars = await call("bars", { symbol }, { query: { limit: 200 } });
-        const chart = priceChart(bars, rows, symbol);
-        chartHost.replaceChildren(h("h2", {}, `${symbol} price and signals`),
-          chart || h("p", {}, "Not enough market data for a chart yet."));
+        if (bars?.symbol !== symbol) bars = { symbol, data: await call("bars", { symbol }, { query: { limit: 600 } }) };
+        const drawn = priceChart(bars.data, rows, symbol);
+        chartHost.replaceChildren(h("div", {}, h("h2", {}, `${symbol} price and signals`),
+          drawn?.chart || h("p", {}, "Not enough market data for a chart yet."),
+          drawn?.outside ? h("p", { class: "hint" }, `${drawn.outside} of these signals answered market events ` +
+            "outside the time range of the market data the service returned; they are listed below, not drawn.") : null));
       }
       errors.replaceChildren();
     } catch (err) {
@@ -437,44 +440,30 @@ async function signalsPage(name) {
 
 // --- reviews ---------------------------------------------------------------------
 
-const branchOf = (r) => (typeof r === "string" ? r : r.branch || r.name);
-
 async function reviewsPage() {
   const reviews = await call("reviews", { t: tenant() });
   page("Reviews", reviews.length
-    ? h("ul", {}, reviews.map((r) => h("li", {}, link(route("review", branchOf(r)), branchOf(r)),
-      typeof r === "object" && r.message ? ` — ${r.message}` : "")))
+    ? h("table", { class: "grid" }, h("caption", {}, `Open review branches of ${tenant()}`),
+      h("thead", {}, h("tr", {}, ["Branch", "Strategy", "Author", "Time", "Message"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, reviews.map((r) => h("tr", {},
+        h("th", { scope: "row" }, link(route("review", r.branch), r.branch)), h("td", {}, r.name),
+        h("td", {}, r.author), h("td", {}, formatTime(r.time)), h("td", {}, r.subject)))))
     : h("p", {}, "No open reviews. Use “Deploy for review” in the editor to open one."));
 }
 
-function findingsList(findings) {
-  if (!findings?.length) return h("p", { class: "ok" }, "No findings.");
+function findingsList(findings, none) {
+  if (!findings?.length) return h("p", { class: "ok" }, none);
   return h("ul", {}, findings.map((f) => h("li", { class: f.severity === "warning" ? "warning" : "error" },
     h("span", { class: "badge" }, `${f.severity || "error"} · ${f.stage || ""}`), " ",
     f.where ? h("code", {}, f.where) : null, f.where ? ": " : null, f.message)));
 }
 
-// The review's structured parts, in reading order: spec, code, rendered objects, then preflight and policies.
-const PART_ORDER = [/spec/i, /code/i, /object|render|manifest/i, /preflight|finding|polic|check/i];
-const partRank = (key) => {
-  const rank = PART_ORDER.findIndex((rx) => rx.test(key));
-  return rank < 0 ? PART_ORDER.length : rank;
-};
-const humanize = (key) => key.replace(/[_-]+/g, " ").replace(/^\w/, (c) => c.toUpperCase());
-
-function reviewPart(key, value) {
-  const title = humanize(key);
-  let content;
-  if (typeof value === "string") content = /^(---|\+\+\+|@@)/m.test(value) ? diffBlock(value, title) : h("p", {}, value);
-  else if (Array.isArray(value) && value.every((f) => f && typeof f === "object" && "message" in f)) {
-    content = findingsList(value);
-  } else if (value && typeof value === "object" && typeof value.text === "string") content = diffBlock(value.text, title);
-  else content = h("pre", { class: "diff", tabindex: "0" }, JSON.stringify(value, null, 2));
-  return h("section", { class: "card", "aria-label": title }, h("h2", {}, title), content);
+function section(title, ...content) {
+  return h("section", { class: "card", "aria-label": title }, h("h2", {}, title), ...content);
 }
 
 async function reviewPage(branch) {
-  const r = await call("review", { t: tenant(), branch });
+  const { parts: p = {}, markdown } = await call("review", { t: tenant(), branch });
   const result = h("div", { role: "status" });
   const merge = h("button", { type: "button", onclick: async () => {
     merge.disabled = true;
@@ -487,12 +476,25 @@ async function reviewPage(branch) {
       result.replaceChildren(problemBox(err));
     }
   } }, "Merge");
-  const parts = Object.entries(r.parts || {}).sort(([a], [b]) => partRank(a) - partRank(b));
+  const verdict = String(p.verdict || "").replace(/\*\*/g, "");
+  const timings = Object.entries(p.timings_ms || {}).map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`).join(", ");
   page(`Review ${branch}`,
-    h("p", { class: "hint" }, "Merge re-runs the full check, then brings the branch into the fleet."),
-    h("div", { class: "toolbar" }, merge), result,
-    parts.map(([key, value]) => reviewPart(key, value)),
-    r.markdown ? h("details", {}, h("summary", {}, "Summary as Markdown"), h("pre", { class: "diff" }, r.markdown)) : null);
+    h("p", {}, h("strong", { class: p.ok ? "ok" : "bad" }, verdict), p.key ? ` · ${p.key}` : "",
+      p.head ? ` · head ${shortSha(p.head)} on main ${shortSha(p.base)}` : ""),
+    h("div", { class: "toolbar" }, merge,
+      h("span", { class: "hint" }, "Merge re-runs the full check, then brings the branch into main.")),
+    result,
+    section("Spec diff", diffBlock(p.spec_diff || "(no change)", "Spec diff")),
+    section("Code diff", diffBlock(p.code_diff || "(no change)", "Code diff")),
+    section("Rendered-object diff",
+      h("ul", {}, (p.objects || []).map((o) => h("li", {}, h("code", {}, o.key), ` ${o.status}`))),
+      diffBlock(p.object_diff || "(no change)", "Rendered-object diff")),
+    section("Preflight", timings ? h("p", { class: "hint" }, `Stages: ${timings}`) : null,
+      findingsList(p.findings, "No findings.")),
+    section("Policies", findingsList(p.policy, "All policies pass.")),
+    p.quota?.length ? section("Quota", h("ul", {}, p.quota.map((q) => h("li", { class: "error" }, q)))) : null,
+    markdown ? h("details", {}, h("summary", {}, "Summary as Markdown (for a pull request)"),
+      h("pre", { class: "diff", tabindex: "0" }, markdown)) : null);
 }
 
 // --- keyboard and start ------------------------------------------------------------

@@ -1,18 +1,20 @@
 // A small hand-drawn SVG chart: the close price of recent bars, with buy and sell signals marked.
 
-import { svg } from "./dom.js";
+import { svg, epochSeconds } from "./dom.js";
 
 const W = 720;
 const H = 240;
 const PAD = { left: 56, right: 12, top: 12, bottom: 24 };
 
-export const timeOf = (x) => {
-  const t = x.ts ?? x.time ?? x.t ?? x.timestamp;
-  return typeof t === "number" ? t : Date.parse(t) / 1000;
-};
+// A signal is drawn at the market time of the event it answered (event_ts), which is on the bars' clock.
+export const timeOf = (x) => epochSeconds(x.event_ts ?? x.ts ?? x.time);
+const clock = (t) => new Date(t * 1000).toLocaleTimeString();
 const priceOf = (bar) => Number(bar.close ?? bar.c ?? bar.price);
 
-/** The chart as an <svg> with a text alternative; null when there is nothing to draw. */
+/**
+ * `{chart, outside}`: the chart as an <svg> with a text alternative, and how many signals fall outside the
+ * bars' time range (not drawn); null when there is nothing to draw.
+ */
 export function priceChart(bars, signals, symbol) {
   const points = bars.map((b) => [timeOf(b), priceOf(b)]).filter(([t, p]) => Number.isFinite(t) && Number.isFinite(p));
   if (points.length < 2) return null;
@@ -28,13 +30,13 @@ export function priceChart(bars, signals, symbol) {
     const after = points.findIndex(([pt]) => pt >= t);
     return after <= 0 ? points[Math.max(after, 0)][1] : points[after - 1][1];
   };
-  const marks = signals
+  const ofSymbol = signals
     .filter((s) => (s.symbol ?? symbol) === symbol)
-    .map((s) => ({ t: timeOf(s), side: String(s.side || "").toLowerCase(), price: Number(s.price) }))
-    .filter((s) => Number.isFinite(s.t) && s.t >= t0 && s.t <= t1);
+    .map((s) => ({ t: timeOf(s), side: String(s.side || "").toLowerCase() }));
+  const marks = ofSymbol.filter((s) => Number.isFinite(s.t) && s.t >= t0 && s.t <= t1);
   const line = points.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`).join(" ");
   const fmt = (p) => p.toLocaleString(undefined, { maximumFractionDigits: 2 });
-  return svg(
+  const chart = svg(
     "svg",
     { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "chart-title" },
     svg("title", { id: "chart-title" },
@@ -44,13 +46,18 @@ export function priceChart(bars, signals, symbol) {
     svg("line", { x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: H - PAD.bottom, class: "axis" }),
     svg("text", { x: PAD.left - 6, y: y(hi) + 4, class: "tick", "text-anchor": "end" }, fmt(hi)),
     svg("text", { x: PAD.left - 6, y: y(lo) + 4, class: "tick", "text-anchor": "end" }, fmt(lo)),
+    svg("text", { x: PAD.left, y: H - 6, class: "tick" }, clock(t0)),
+    svg("text", { x: W - PAD.right, y: H - 6, class: "tick", "text-anchor": "end" }, clock(t1)),
     svg("polyline", { points: line, class: "price" }),
     marks.map((m) => {
       const cx = x(m.t);
-      const cy = y(Number.isFinite(m.price) ? m.price : priceAt(m.t));
-      const up = m.side !== "sell";
+      const cy = y(priceAt(m.t));
+      const label = `${m.side} at ${clock(m.t)}`;
+      if (m.side === "flat") return svg("circle", { cx, cy, r: 4, class: "flat" }, svg("title", {}, label));
+      const up = m.side === "buy";
       const d = up ? `M${cx},${cy - 7} l6,10 h-12 z` : `M${cx},${cy + 7} l6,-10 h-12 z`;
-      return svg("path", { d, class: up ? "buy" : "sell" }, svg("title", {}, `${m.side} at ${new Date(m.t * 1000).toLocaleTimeString()}`));
+      return svg("path", { d, class: up ? "buy" : "sell" }, svg("title", {}, label));
     }),
   );
+  return { chart, outside: ofSymbol.length - marks.length };
 }

@@ -30,9 +30,16 @@ export function shortSha(sha) {
   return sha ? String(sha).slice(0, 8) : "—";
 }
 
+/** Seconds since the epoch from seconds, milliseconds, microseconds or nanoseconds (the feed uses ns). */
+export function epochSeconds(value) {
+  if (typeof value !== "number") return Date.parse(value) / 1000;
+  const scale = [1e17, 1e14, 1e11].findIndex((limit) => Math.abs(value) >= limit);
+  return scale < 0 ? value : value / [1e9, 1e6, 1e3][scale];
+}
+
 export function formatTime(value) {
   if (value === undefined || value === null || value === "") return "—";
-  const ms = typeof value === "number" ? (value < 1e12 ? value * 1000 : value) : Date.parse(value);
+  const ms = epochSeconds(value) * 1000;
   if (Number.isNaN(ms)) return String(value);
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
