@@ -26,6 +26,7 @@ from tests.support import AUTHOR
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 TOKENS = {"alice": "sto_alice-console-test-token", "bob": "sto_bob-console-test-token"}
+ADMIN_TOKEN = "sto_admin-console-test-token"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -51,7 +52,9 @@ class Server:
     repo: Path
 
     def api(self, tenant: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {TOKENS[tenant]}"}, timeout=60)
+        """A client with the tenant's token ("admin": the admin token)."""
+        token = ADMIN_TOKEN if tenant == "admin" else TOKENS[tenant]
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
 def _free_port() -> int:
@@ -62,13 +65,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice and bob from the environment."""
+    """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice, bob and admin from the environment."""
     pytest.importorskip("generator.service.app", reason="the HTTP service (generator/service/app.py) is not here")
     repo = tmp_path_factory.mktemp("console") / "fleet"
     actions.init(repo, "local", AUTHOR)
     port = _free_port()
-    env = {**os.environ, "STRATOPS_TENANT_TOKENS": ",".join(f"{t}={tok}" for t, tok in TOKENS.items())}
-    env.pop("STRATOPS_ADMIN_TOKEN", None)
+    env = {
+        **os.environ,
+        "STRATOPS_TENANT_TOKENS": ",".join(f"{t}={tok}" for t, tok in TOKENS.items()),
+        "STRATOPS_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    env.pop("STRATOPS_TOKENS", None)
     log = (tmp_path_factory.mktemp("console-log") / "serve.log").open("w+")
     cmd = [sys.executable, "-m", "generator.cli", "serve", "--repo", str(repo), "--host", "127.0.0.1"]
     cmd += ["--port", str(port)]

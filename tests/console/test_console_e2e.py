@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from console_support import TOKENS, Server, run_up
+from console_support import ADMIN_TOKEN, TOKENS, Server, run_up
 
 from tests.console.test_console_routes import console_routes
 
@@ -267,6 +267,36 @@ def test_another_tenant_sees_only_its_own(page, server: Server, artifacts: Path)
     page.goto(f"{server.url}/#/edit/alice-only")
     expect(page.get_by_role("alert")).to_be_visible()
     shot(page, artifacts, "other-tenant")
+    recorder.check(server)
+
+
+def test_admin_works_on_the_tenant_it_names_and_stops_a_strategy(page, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "bob-stoppable", "tenant": "bob"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    assert server.api("bob").put("/v1/tenants/bob/strategies/bob-stoppable", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    page.goto(f"{server.url}/")
+    page.get_by_label("Tenant token").fill(ADMIN_TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Choose a tenant")).to_be_visible()
+    page.get_by_label("Tenant").fill("bob")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tenant-name")).to_have_text("bob")
+    row = page.get_by_role("row", name=re.compile("bob-stoppable"))
+    expect(row).to_be_visible()
+    expect(page.get_by_text("crossing")).to_have_count(0)
+    row.get_by_role("link", name="bob-stoppable").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#result")).to_contain_text("Stopped (commit")
+    nav(page, "Fleet")
+    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("bob-stoppable"))).to_have_count(0)
+    assert server.api("bob").get("/v1/tenants/bob/strategies/bob-stoppable").status_code == 404
     recorder.check(server)
 
 

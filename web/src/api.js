@@ -19,15 +19,26 @@ export const ROUTES = {
   bars: ["GET", "/v1/market/{symbol}/bars"],
 };
 
-const TOKEN_KEY = "stratops.token";
+// The token (and, for an admin token, the tenant worked on) live in this tab's session storage only.
+const stored = (key) => ({
+  get: () => sessionStorage.getItem(key),
+  set: (value) => (value ? sessionStorage.setItem(key, value) : sessionStorage.removeItem(key)),
+});
+const TOKEN = stored("stratops.token");
+const TENANT = stored("stratops.tenant");
 
 export const session = {
   get token() {
-    return sessionStorage.getItem(TOKEN_KEY);
+    return TOKEN.get();
   },
   set token(value) {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+    TOKEN.set(value);
+  },
+  get adminTenant() {
+    return TENANT.get();
+  },
+  set adminTenant(value) {
+    TENANT.set(value);
   },
 };
 

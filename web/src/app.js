@@ -71,7 +71,7 @@ function renderNav() {
       item("#/fleet", "Fleet", "fleet"),
       item("#/new", "New strategy", "new"),
       item("#/reviews", "Reviews", "reviews")),
-    h("span", { class: "who" }, `Tenant: `, h("strong", { id: "tenant-name" }, tenant())),
+    h("span", { class: "who" }, me.admin ? "Admin, tenant: " : "Tenant: ", h("strong", { id: "tenant-name" }, tenant())),
     h("button", { type: "button", onclick: signOut }, "Sign out"),
   );
 }
@@ -95,11 +95,35 @@ function signInPage(error) {
   input.focus();
 }
 
-function signOut() {
+function signOut(error) {
   session.token = null;
+  session.adminTenant = null;
   me = null;
   location.hash = "#/fleet";
-  signInPage();
+  signInPage(error instanceof Error ? error : undefined);
+}
+
+// An admin token works on one tenant at a time, chosen here (tenant tokens never see this form).
+function tenantPage() {
+  const input = h("input", { id: "tenant", name: "tenant", required: true, pattern: "[a-z0-9]([a-z0-9\\-]*[a-z0-9])?",
+    autocomplete: "off", "aria-describedby": "tenant-help" });
+  const form = h("form", { class: "card narrow", onsubmit: (event) => {
+    event.preventDefault();
+    session.adminTenant = input.value.trim();
+    start();
+  } },
+    h("label", { for: "tenant" }, "Tenant"),
+    input,
+    h("p", { id: "tenant-help", class: "hint" }, "This is an admin token: name the tenant whose strategies to work on."),
+    h("button", { type: "submit" }, "Continue"));
+  page("Choose a tenant", form);
+  input.focus();
+}
+
+/** Show an error where it happened; an expired or revoked token (401) signs out instead. */
+function failed(err, host) {
+  if (err instanceof ApiError && err.status === 401) return signOut(err);
+  host.replaceChildren(problemBox(err));
 }
 
 async function start() {
@@ -110,10 +134,11 @@ async function start() {
     session.token = null;
     return signInPage(err);
   }
-  if (!me.tenant) {
-    session.token = null;
-    return signInPage(new Error("This token has no tenant: the console works on one tenant's strategies."));
+  if (!me.tenant && me.admin) {
+    if (!session.adminTenant) return tenantPage();
+    me = { ...me, tenant: session.adminTenant };
   }
+  if (!me.tenant) return signOut(new Error("This token has no tenant: the console works on one tenant's strategies."));
   show();
 }
 
@@ -137,8 +162,9 @@ function show() {
   renderNav();
   const render = PAGES[name] || fleetPage;
   render(...args.map(decodeURIComponent)).catch((err) => {
-    if (err instanceof ApiError && err.status === 401) return signOut();
-    main.append(problemBox(err));
+    const host = h("div", {});
+    main.append(host);
+    failed(err, host);
   });
 }
 
@@ -190,7 +216,7 @@ async function fleetPage() {
       if (first) announce(`${rows.length} strategies`);
       first = false;
     } catch (err) {
-      errors.replaceChildren(problemBox(err));
+      failed(err, errors);
     }
     timer = setTimeout(refresh, POLL_MS);
   };
@@ -235,6 +261,7 @@ async function editorPage(name) {
       button("Check", () => check(), "Control+Enter"),
       button("Deploy", () => deploy(false), "Control+Shift+Enter"),
       button("Deploy for review", () => deploy(true)),
+      name ? button("Stop", () => stop()) : null,
       name ? link(route("history", name), "History") : null,
       name ? link(route("signals", name), "Signals") : null),
     h("div", { class: "split" },
@@ -349,6 +376,19 @@ async function editorPage(name) {
       result.replaceChildren(problemBox(err));
     }
   }
+
+  async function stop() {
+    if (!window.confirm(`Stop ${name}? This removes it from the fleet in a new commit; history keeps it.`)) return;
+    busy("Stopping…");
+    try {
+      const out = await call("stop", { t: tenant(), n: name });
+      result.replaceChildren(h("p", { class: "ok" }, `Stopped (commit ${shortSha(out.commit)}). `,
+        link(route("history", name), "Open history"), " · ", link("#/fleet", "Fleet")));
+      announce(`Stopped, commit ${shortSha(out.commit)}`);
+    } catch (err) {
+      failed(err, result);
+    }
+  }
 }
 
 // --- history ---------------------------------------------------------------------
@@ -430,7 +470,7 @@ async function signalsPage(name) {
       }
       errors.replaceChildren();
     } catch (err) {
-      errors.replaceChildren(problemBox(err));
+      failed(err, errors);
     }
     timer = setTimeout(refresh, POLL_MS);
   };
