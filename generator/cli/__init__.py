@@ -10,7 +10,7 @@ from executor.commands import commands as executor_commands
 
 from ..errors import UserError
 from ..policy.commands import policy
-from . import fleet_cmds, gitops_cmds, runtime_cmds, validate_cmd
+from . import fleet_cmds, gitops_cmds, runtime_cmds, serve_cmd, validate_cmd
 
 
 class _Stratops(click.Group):
@@ -39,5 +39,6 @@ for command in (
     validate_cmd.validate,
     policy,
     *runtime_cmds.COMMANDS,
+    serve_cmd.serve,
 ):
     main.add_command(command)

@@ -1,0 +1,1 @@
+"""The HTTP service (`stratops serve`): tenant-authenticated API over generator.actions."""

@@ -1,0 +1,124 @@
+"""The FastAPI application: settings, the per-process service state, and the app factory."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..fleet import Fleet
+from . import console, routes
+from .commits import CommitQueue
+from .idempotency import IdempotencyStore
+from .kube_status import KubeStatus
+from .limits import DEFAULT_MAX_BODY, BodyLimit, RateLimiter
+from .observe import local_status, local_statuses
+from .problems import HANDLERS
+from .recovery import recover
+from .tokens import Principal, TokenStore
+
+SERVICE_DIR = "stratops-service"
+
+
+@dataclass
+class Settings:
+    repo: Path
+    tokens: TokenStore
+    max_body: int = DEFAULT_MAX_BODY
+    max_queue: int = 1000
+    kube: KubeStatus | None = None  # None: status from the local runtime
+
+
+class Service:
+    """What the handlers share: the writer queue, the idempotency store, limits, readers."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.repo = Fleet(settings.repo).path
+        self.recovered = recover(self.repo)
+        git_dir = Path(git.Repo(self.repo).git_dir)
+        self.idempotency = IdempotencyStore(git_dir / SERVICE_DIR / "idempotency.sqlite")
+        self.queue = CommitQueue(self.repo, settings.max_queue)
+        self.rate = RateLimiter()
+        self._readers = threading.local()
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.settings.tokens
+
+    def reader(self) -> Fleet:
+        """A Fleet for the calling thread (gitpython keeps per-repo git processes that are not thread-safe)."""
+        fleet = getattr(self._readers, "fleet", None)
+        if fleet is None:
+            fleet = self._readers.fleet = Fleet(self.repo)
+        return fleet
+
+    def status(self, tenant: str, name: str) -> dict[str, Any]:
+        kube = self.settings.kube
+        return kube.status(tenant, name) if kube else local_status(self.repo, f"{tenant}/{name}")
+
+    def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
+        kube = self.settings.kube
+        return kube.statuses(tenant) if kube else local_statuses(self.repo)
+
+    async def mutate(
+        self, request: Request, who: Principal, body: bytes, job: Callable[[Fleet], dict[str, Any]]
+    ) -> JSONResponse:
+        """Queue a change for the writer; with an Idempotency-Key, store the answer or replay a stored one."""
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return JSONResponse(await self.queue.run(job))
+        IdempotencyStore.check_key(key)
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.url.path}?{request.url.query}\0".encode() + body
+        ).hexdigest()
+        stored = self.idempotency.begin(who.name, key, fingerprint)
+        if stored is not None:
+            return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
+
+        def recorded(fleet: Fleet) -> dict[str, Any]:
+            result = job(fleet)
+            self.idempotency.finish(who.name, key, 200, result)  # in the writer, right after the commit
+            return result
+
+        try:
+            return JSONResponse(await self.queue.run(recorded))
+        except BaseException:
+            self.idempotency.abandon(who.name, key)
+            raise
+
+    def close(self) -> None:
+        self.queue.close()
+        self.idempotency.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="stratops",
+        summary="Deploy trading strategies as GitOps: every change is a commit in the fleet repo.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    for exc, handler in HANDLERS.items():
+        app.add_exception_handler(exc, handler)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body)
+    app.include_router(routes.router)
+    # Web console: mount its router below this line.
+    app.include_router(console.router())
+    return app

@@ -1,0 +1,377 @@
+"""The HTTP API (docs/internals.md, "HTTP API"): thin handlers over generator.actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import git
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .. import actions, review
+from ..diff import diff_objects
+from ..errors import Problem, UserError
+from ..fleet import MAIN_BRANCH, Fleet
+from ..render import SPEC_FILE, VALUES_FILE, strategy_dir
+from ..yamlio import load_one
+from . import observe, payloads
+from .limits import check_quota
+from .problems import ApiError
+from .tokens import Principal
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False, description="A tenant's or the admin's token.")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_REV = re.compile(r"^(?!-)[A-Za-z0-9._/~^-]{1,120}$")
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
+_SPEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["spec"],
+                    "properties": {"spec": {"type": "object", "description": "A Strategy document (code.inline)"}},
+                }
+            },
+            "application/yaml": {"schema": {"type": "string", "description": "The Strategy document as YAML"}},
+        },
+    }
+}
+_ROLLBACK_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"to": {"type": ["string", "null"]}}},
+            }
+        },
+    }
+}
+
+
+# --- dependencies -------------------------------------------------------------
+
+
+def service(request: Request):
+    return request.app.state.service
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    who = service(request).tokens.authenticate(credentials.credentials) if credentials else None
+    if who is None:
+        raise ApiError(
+            401,
+            "missing or unknown bearer token",
+            errors=[Problem("Authorization", "no valid token", "send Authorization: Bearer <token>")],
+            headers={"WWW-Authenticate": 'Bearer realm="stratops"'},
+        )
+    service(request).rate.take(who.name, who.limits)
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+def tenant_access(tenant: str, who: Who) -> Principal:
+    """The caller acts for `tenant`: its own, or any as the admin. Checked before anything is read."""
+    if not who.may_act_for(tenant):
+        raise ApiError(
+            403, "not your tenant", errors=[Problem("tenant", "the token is for another tenant", "use your own")]
+        )
+    _label(tenant, "tenant")
+    return who
+
+
+Acting = Annotated[Principal, Depends(tenant_access)]
+
+
+def _label(value: str, what: str) -> str:
+    if not _LABEL.match(value):
+        raise ApiError(
+            400,
+            f"invalid {what}",
+            errors=[Problem(what, f"{value[:80]!r} is not a DNS-1123 label", "lowercase letters, digits, '-'")],
+        )
+    return value
+
+
+def _rev(value: str, what: str) -> str:
+    if not _REV.match(value):
+        raise ApiError(
+            400, f"invalid {what}", errors=[Problem(what, f"{value[:80]!r}", "a commit SHA, a branch or HEAD~N")]
+        )
+    return value
+
+
+def _author(who: Principal) -> git.Actor:
+    return git.Actor(who.name, f"{who.name}@stratops")
+
+
+def _existing(fleet: Fleet, tenant: str, name: str) -> dict[str, bytes]:
+    files = fleet.read_folder(strategy_dir(tenant, name))
+    if files is None:
+        raise ApiError(404, f"{tenant}/{name} is not deployed", errors=[Problem("strategy", f"{tenant}/{name}")])
+    return files
+
+
+def _revision(fleet: Fleet, tenant: str, name: str) -> str | None:
+    changes = fleet.history(strategy_dir(tenant, name), limit=1)
+    return changes[0].sha if changes else None
+
+
+def _outcome(fleet: Fleet, outcome: actions.Outcome) -> dict[str, Any]:
+    tenant, _, name = outcome.key.partition("/")
+    body: dict[str, Any] = {
+        "strategy": outcome.key,
+        "action": outcome.action,
+        "commit": outcome.commit or _revision(fleet, tenant, name),
+        "changed": outcome.commit is not None,
+        "branch": outcome.branch,
+        "message": outcome.message,
+        "warnings": outcome.warnings,
+    }
+    if outcome.summary:
+        body["review"] = {"branch": outcome.branch, "summary": outcome.summary}
+    return body
+
+
+# --- service -----------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["service"])
+def healthz(request: Request) -> dict[str, Any]:
+    svc = service(request)
+    return {"status": "ok", "revision": svc.reader().head(), "queue": svc.queue.depth}
+
+
+@router.get("/v1/whoami", tags=["service"])
+def whoami(who: Who) -> dict[str, Any]:
+    return {"tenant": who.tenant, "admin": who.admin}
+
+
+# --- strategies -----------------------------------------------------------------
+
+
+@router.get("/v1/tenants/{tenant}/strategies", tags=["strategies"])
+def list_strategies(request: Request, tenant: str, who: Acting) -> list[dict[str, Any]]:
+    svc = service(request)
+    fleet = svc.reader()
+    statuses = svc.statuses(tenant)
+    rows = actions.list_strategies(fleet, tenant)
+    for row in rows:
+        row["revision"] = _revision(fleet, tenant, row["name"])
+        row["status"] = statuses.get(f"{tenant}/{row['name']}") or statuses.get("*") or {"state": "Unknown"}
+    return rows
+
+
+@router.put("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"], openapi_extra=_SPEC_BODY)
+async def deploy(request: Request, tenant: str, name: str, who: Acting, review: bool = False) -> JSONResponse:
+    svc = service(request)
+    _label(name, "name")
+    body = await request.body()
+    doc = payloads.spec_document(body, request.headers.get("content-type", ""), tenant, name)
+    strategy = await run_in_threadpool(lambda: payloads.strategy_of(svc.reader(), doc, tenant, who.limits))
+
+    def job(fleet: Fleet) -> dict[str, Any]:
+        check_quota(fleet, tenant, name, who.limits)
+        return _outcome(fleet, actions.deploy(fleet, strategy, _author(who), review, acting_tenant=tenant))
+
+    return await svc.mutate(request, who, body, job)
+
+
+@router.post("/v1/tenants/{tenant}/strategies/{name}/check", tags=["strategies"], openapi_extra=_SPEC_BODY)
+async def check(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+    svc = service(request)
+    _label(name, "name")
+    body = await request.body()
+    try:
+        doc: dict[str, Any] | UserError = payloads.spec_document(
+            body, request.headers.get("content-type", ""), tenant, name
+        )
+    except UserError as exc:  # a YAML syntax error is a finding with a line, not a failed request
+        doc = exc
+    return await run_in_threadpool(lambda: payloads.check(svc.reader(), doc, tenant, who.limits))
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
+def show(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+    fleet = service(request).reader()
+    files = _existing(fleet, tenant, _label(name, "name"))
+    spec = load_one(files[SPEC_FILE].decode(), SPEC_FILE) if SPEC_FILE in files else None
+    code_file = ((spec or {}).get("spec") or {}).get("code", {}).get("file")
+    return {
+        "tenant": tenant,
+        "name": name,
+        "spec": spec,
+        "code_file": code_file,
+        "code": files[code_file].decode(errors="replace") if code_file in files else None,
+        "values": files[VALUES_FILE].decode(errors="replace") if VALUES_FILE in files else None,
+        "revision": _revision(fleet, tenant, name),
+    }
+
+
+@router.delete("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
+async def stop(request: Request, tenant: str, name: str, who: Acting) -> JSONResponse:
+    _label(name, "name")
+
+    def job(fleet: Fleet) -> dict[str, Any]:
+        return _outcome(fleet, actions.stop(fleet, f"{tenant}/{name}", _author(who), acting_tenant=tenant))
+
+    return await service(request).mutate(request, who, b"", job)
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/history", tags=["strategies"])
+def history(
+    request: Request, tenant: str, name: str, who: Acting, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    fleet = service(request).reader()
+    changes = actions.history(fleet, f"{tenant}/{_label(name, 'name')}", limit)
+    return [
+        {
+            "sha": c.sha,
+            "author": c.author,
+            "email": c.email,
+            "time": c.date,
+            "message": c.subject,
+            "digest": c.trailers.get("Spec-Digest"),
+            "action": c.trailers.get("Action"),
+        }
+        for c in changes
+    ]
+
+
+@router.post("/v1/tenants/{tenant}/strategies/{name}/rollback", tags=["strategies"], openapi_extra=_ROLLBACK_BODY)
+async def rollback(request: Request, tenant: str, name: str, who: Acting) -> JSONResponse:
+    _label(name, "name")
+    body = await request.body()
+    to = _rollback_target(body)
+
+    def job(fleet: Fleet) -> dict[str, Any]:
+        return _outcome(fleet, actions.rollback(fleet, f"{tenant}/{name}", _author(who), to, acting_tenant=tenant))
+
+    return await service(request).mutate(request, who, body, job)
+
+
+def _rollback_target(body: bytes) -> str | None:
+    if not body.strip():
+        return None
+    try:
+        doc = load_one(body.decode("utf-8"), "body")
+    except UnicodeDecodeError:
+        doc = None
+    if not isinstance(doc, dict) or set(doc) - {"to"} or not isinstance(doc.get("to"), str | None):
+        raise ApiError(422, 'the body must be {"to": "<revision>"} or empty', errors=[Problem("body", "not valid")])
+    return _rev(doc["to"], "to") if doc.get("to") is not None else None
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/diff", tags=["strategies"])
+def diff(
+    request: Request,
+    tenant: str,
+    name: str,
+    who: Acting,
+    rev_from: Annotated[str | None, Query(alias="from")] = None,
+    rev_to: Annotated[str | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Rendered-object diff of the strategy; by default its last change."""
+    fleet = service(request).reader()
+    folder = strategy_dir(tenant, _label(name, "name"))
+    new = fleet.resolve(_rev(rev_to, "to") if rev_to else MAIN_BRANCH)
+    if rev_from:
+        old = fleet.resolve(_rev(rev_from, "from"))
+    else:
+        changes = fleet.history(folder, new, limit=1)
+        if not changes:
+            raise ApiError(404, f"{tenant}/{name} has no history", errors=[Problem("strategy", f"{tenant}/{name}")])
+        parents = fleet.repo.commit(changes[0].sha).parents
+        old = parents[0].hexsha if parents else changes[0].sha
+    changes = diff_objects(actions.rendered_objects(fleet, folder, old), actions.rendered_objects(fleet, folder, new))
+    return {
+        "from": old,
+        "to": new,
+        "text": "".join(c.text for c in changes),
+        "objects": [{"key": c.key, "status": c.status, "text": c.text} for c in changes],
+    }
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/status", tags=["runtime"])
+def status(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+    svc = service(request)
+    fleet = svc.reader()
+    _existing(fleet, tenant, _label(name, "name"))
+    return {"strategy": f"{tenant}/{name}", "revision": _revision(fleet, tenant, name), **svc.status(tenant, name)}
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/signals", tags=["runtime"])
+def signals(
+    request: Request, tenant: str, name: str, who: Acting, limit: Annotated[int, Query(ge=1, le=10000)] = 100
+) -> list[dict[str, Any]]:
+    return observe.signals(service(request).repo, tenant, _label(name, "name"), limit)
+
+
+# --- reviews -------------------------------------------------------------------------
+
+
+def _review_function(name: str):
+    function = getattr(review, name, None)
+    if function is None:
+        raise ApiError(501, "reviews are not available in this version")
+    return function
+
+
+def _branch(tenant: str, branch: str) -> str:
+    if not _REV.match(branch) or ".." in branch or not branch.startswith(f"review/{tenant}/"):
+        raise ApiError(
+            400, "invalid review branch", errors=[Problem("branch", f"{branch[:80]!r}", f"review/{tenant}/<name>/…")]
+        )
+    return branch
+
+
+@router.get("/v1/tenants/{tenant}/reviews", tags=["reviews"])
+def reviews(request: Request, tenant: str, who: Acting) -> list[dict[str, Any]]:
+    return _review_function("list_reviews")(service(request).reader(), tenant=tenant)
+
+
+@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"])
+async def merge(request: Request, tenant: str, branch: str, who: Acting) -> JSONResponse:
+    merge_review = _review_function("merge")
+    branch = _branch(tenant, branch)
+
+    def job(fleet: Fleet) -> dict[str, Any]:
+        return _outcome(fleet, merge_review(fleet, branch, _author(who)))
+
+    return await service(request).mutate(request, who, b"", job)
+
+
+@router.get("/v1/tenants/{tenant}/reviews/{branch:path}", tags=["reviews"])
+def review_summary(request: Request, tenant: str, branch: str, who: Acting) -> dict[str, Any]:
+    summary = _review_function("show")(service(request).reader(), _branch(tenant, branch))
+    return {"branch": branch, "markdown": summary.markdown, "parts": summary.parts}
+
+
+# --- market data -----------------------------------------------------------------------
+
+
+@router.get("/v1/market/{symbol}/bars", tags=["market"])
+def market_bars(
+    symbol: str,
+    who: Who,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 300,
+    interval: Annotated[str, Query(max_length=8)] = "1s",
+) -> list[dict[str, Any]]:
+    """Bars of the bundled sample data that the local feed replays, oldest first."""
+    found = observe.bars(symbol, interval, limit) if _SYMBOL.match(symbol) else None
+    if found is None:
+        raise ApiError(
+            404,
+            f"no {interval[:8]!r} bars for {symbol[:40]!r}",
+            errors=[Problem("symbol", symbol[:40], "available: " + ", ".join(observe.series()))],
+        )
+    return found
