@@ -150,7 +150,7 @@ class _Checker:
     # --- clusters/<c>/: the Flux Kustomizations ---------------------------------------
 
     def _flux_paths(self) -> list[str]:
-        clusters = sorted(p for p in (self.root / "clusters").glob("*/*.y*ml") if p.is_file())
+        clusters = sorted(p for p in (self.root / "clusters").glob("*/**/*.y*ml") if p.is_file())
         if not clusters:
             self._add("layout", "clusters/", "", "no Flux Kustomizations: Flux would apply nothing")
             return _DEFAULT_PATHS
@@ -165,10 +165,13 @@ class _Checker:
                 if not isinstance(doc, dict):
                     self._add("yaml", rel, "", "holds a document that is not a Kubernetes object")
                     continue
+                if not flux.is_flux(doc):
+                    continue  # flux bootstrap's own components (clusters/<c>/flux-system/)
                 self._validate(_Object(doc, rel))
+                cluster = PurePosixPath(rel).parts[1]
                 if _is(doc, "kustomize.toolkit.fluxcd.io/v1", "Kustomization"):
                     kustomizations.append((rel, doc))
-                    names.setdefault(file.parent.name, set()).add((doc.get("metadata") or {}).get("name"))
+                    names.setdefault(cluster, set()).add((doc.get("metadata") or {}).get("name"))
         for rel, doc in kustomizations:
             spec, ref = doc.get("spec") or {}, kubeschema.object_ref(doc)
             path = PurePosixPath(str(spec.get("path", "."))).as_posix().removeprefix("./")

@@ -128,3 +128,27 @@ def test_cli_exit_codes(repo: Path):
     assert code == 2 and "cannot tell what changed since 'no-such-rev'" in out
     code, out = run("check", str(repo / "nope"))
     assert code == 2
+
+
+def test_flux_bootstrap_objects_are_validated_too(repo: Path):
+    sync = repo / "clusters/local/flux-system/gotk-sync.yaml"
+    sync.parent.mkdir()
+    sync.write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {interval: 1m, url: 'ssh://git@example.com/fleet', ref: {branch: main}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {interval: 10m, path: ./clusters/local, prune: true,\n"
+        "       sourceRef: {kind: GitRepository, name: flux-system}}\n"
+    )
+    assert check_repo(repo).findings == []
+    sync.write_text(sync.read_text().replace("ref: {branch: main}", "ref: {branch: main}, depth: 1"))
+    lines = _lines(check_repo(repo))
+    assert _has(
+        lines,
+        "[flux]",
+        "clusters/local/flux-system/gotk-sync.yaml",
+        "GitRepository/flux-system/flux-system",
+        "'depth' was unexpected",
+    )
