@@ -113,11 +113,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
 def run_up(repo: Path) -> Iterator[subprocess.Popen]:
     """A real `stratops up` on the repo, stopped with SIGTERM at the end.
 
-    The feed sends 2,000 messages/s, so its first pass over the bundled sample (~12 s) keeps the sample's
+    The feed sends 500 messages/s, so its first pass over the bundled sample (~45 s) keeps the sample's
     own clock, which is the clock of the market-data endpoint the chart draws.
     """
     log = (repo.parent / "up.log").open("w")
-    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo), "--feed-speed", "fixed", "--feed-rate", "2000"]
+    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo), "--feed-speed", "fixed", "--feed-rate", "500"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc

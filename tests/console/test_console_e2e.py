@@ -18,6 +18,7 @@ from console_support import ADMIN_TOKEN, TOKENS, Server, run_up
 from tests.console.test_console_routes import console_routes
 
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
+expect.set_options(timeout=15_000)  # the machine may be busy: wait longer than the default 5 s for the page
 
 CODE = """from executor import Strategy
 
@@ -325,8 +326,8 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
     row = page.get_by_role("row", name=re.compile("flipper"))
     expect(row).to_contain_text("Unknown")
     with run_up(server.repo):
-        expect(row).to_contain_text("Running", timeout=30_000)
-        expect(row).to_contain_text("BTC-USD", timeout=30_000)  # its last signal
+        expect(row).to_contain_text("Running", timeout=60_000)
+        expect(row).to_contain_text("BTC-USD", timeout=60_000)  # its last signal
         shot(page, artifacts, "fleet-live")
         row.get_by_role("link", name="Signals").click()
         expect(page.get_by_role("heading", name="Signals of flipper")).to_be_visible()
