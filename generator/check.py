@@ -335,6 +335,8 @@ class _Checker:
         rendered = report.rendered
         if rendered is None:
             return None
+        if sum(o.get("kind") == "HelmRelease" for o in rendered.built) != 1:
+            self._add("layout", rel, "", "must build exactly one HelmRelease (the strategy's release)")
         for obj in rendered.built:
             if flux.is_flux(obj):
                 self._validate(_Object(obj, f"{rel}/helmrelease.yaml"))
