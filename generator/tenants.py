@@ -290,9 +290,11 @@ def quota_problems(
     """Would deploying `name` with `resources` take the tenant over its quota or strategy count?"""
     quota = tenant_quota(fleet, tenant, rev)
     annotations = (tenant_namespace(fleet, tenant, rev).get("metadata") or {}).get("annotations") or {}
+    limit = _int(annotations.get(MAX_STRATEGIES))
+    if not quota and limit is None:
+        return []  # a tenant never added with `stratops tenant add` has no quota to keep
     cpu, memory, count = _usage(fleet, tenant, rev, skip=name)
     problems = []
-    limit = _int(annotations.get(MAX_STRATEGIES))
     if limit is not None and count + 1 > limit:
         problems.append(
             Problem(
