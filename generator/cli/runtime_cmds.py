@@ -69,13 +69,29 @@ def _stop_on_signals(stop: threading.Event) -> None:
 @click.command()
 @repo_argument
 @click.option("--json", "as_json", is_flag=True, help="Print status.json as it is.")
-def status(repo: Path, as_json: bool) -> None:
-    """The local runtime's status: one row per strategy."""
+@click.option(
+    "--source",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="The local runtime, or the cluster (HelmReleases, Deployments, pods) through the Kubernetes API.",
+)
+@click.option(
+    "--kubeconfig", default=None, help="Kubeconfig for --source kubernetes (default: in-cluster or KUBECONFIG)."
+)
+def status(repo: Path, as_json: bool, source: str, kubeconfig: str | None) -> None:
+    """The runtime's status: one row per strategy."""
     from rich.console import Console
 
     from ..runtime.view import plain, table
 
-    current = read_status(repo)
+    if source == "kubernetes":
+        from ..fleet import Fleet
+        from ..service.kube_status import KubeStatus, cluster_status
+
+        current = cluster_status(KubeStatus.connect(kubeconfig), Fleet(repo))
+    else:
+        current = read_status(repo)
     if current is None:
         RuntimePaths.of(repo)  # a clear error when REPO is not a repo at all
         raise UserError(

@@ -12,6 +12,7 @@ start, or a HelmRelease reconcile.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import urllib3
@@ -20,6 +21,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ..errors import Problem, UserError
+from ..fleet import Fleet
+from ..layout import FEED, SINK, SYSTEM_NAMESPACE
+from ..render import STRATEGIES_DIR
 
 HELM_GROUP, HELM_VERSION, HELM_PLURAL = "helm.toolkit.fluxcd.io", "v2", "helmreleases"
 FAILED_REASONS = {
@@ -80,6 +84,17 @@ class KubeStatus:
             return _unreachable(exc)
         return row(release, deployment, pods)
 
+    def system_deployment(self, name: str) -> dict[str, Any]:
+        """State of the market feed or signal sink Deployment in the system namespace."""
+        try:
+            deployment = self.apps.read_namespaced_deployment(name, SYSTEM_NAMESPACE)
+        except ApiException as exc:
+            return {"state": "Absent" if exc.status == 404 else "Unknown"}
+        except urllib3.exceptions.HTTPError:
+            return {"state": "Unknown"}
+        desired, available = _replicas(deployment)
+        return {"state": "Running" if desired and available >= desired else "Pending", "available": available}
+
     def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Every strategy of a tenant, keyed tenant/name, with three list calls."""
         try:
@@ -97,6 +112,26 @@ class KubeStatus:
             mine = [p for p in pods if (p.metadata.labels or {}).get("app.kubernetes.io/instance") == name]
             out[f"{tenant}/{name}"] = row(release, by_name.get(name), mine)
         return out
+
+
+def cluster_status(kube: KubeStatus, fleet: Fleet) -> dict[str, Any]:
+    """The whole fleet as `stratops status` shows it, shaped like the local runtime's status.json."""
+    strategies: dict[str, dict[str, Any]] = {}
+    for tenant in fleet.list_folders(STRATEGIES_DIR, 1):
+        rows = kube.statuses(tenant.name)
+        for folder in fleet.list_folders(str(tenant), 1):
+            key = f"{tenant.name}/{folder.name}"
+            strategies[key] = rows.get(key) or rows.get("*") or _absent()
+    return {
+        "apiVersion": "stratops.io/v1",
+        "kind": "RuntimeStatus",
+        "source": "kubernetes",
+        "updated": time.time(),
+        "revision": fleet.head(),
+        "feed": kube.system_deployment(FEED["name"]),
+        "sink": kube.system_deployment(SINK["name"]),
+        "strategies": strategies,
+    }
 
 
 def _selector(name: str) -> str:
