@@ -337,3 +337,61 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
         expect(chart.locator("path.buy, path.sell").first).to_be_attached()
         shot(page, artifacts, "signals-live")
     recorder.check(server)
+
+
+UNNAMED = re.compile(r"^\s*- (button|link|textbox|img|table|region)(\s*\[[^\]]*\])?:?\s*$", re.M)
+
+
+def assert_accessible(page) -> None:
+    """Landmarks, one h1, and an accessible name on every control, table, image and region of the page."""
+    expect(page.get_by_role("banner")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(1)
+    expect(page.get_by_role("main")).to_have_count(1)
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    snapshot = page.locator("body").aria_snapshot()
+    assert not UNNAMED.search(snapshot), f"unnamed element in:\n{snapshot}"
+
+
+def test_pages_are_accessible_and_keyboard_driven(page, server: Server) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "keyboard", "tenant": "alice"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/keyboard", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    assert_accessible(page)
+    expect(page.get_by_role("heading", level=1)).to_be_focused()  # each page puts focus on its heading
+    skip = page.get_by_role("link", name="Skip to content")  # the first stop in the tab order
+    skip.focus()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Fleet")).to_be_focused()
+    skip.focus()
+    before = page.evaluate("location.hash")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_focused()
+    assert page.evaluate("location.hash") == before  # not taken as a route
+    for key, heading in (("Alt+n", "New strategy"), ("Alt+r", "Reviews"), ("Alt+f", "Fleet")):
+        page.keyboard.press(key)
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        expect(page.get_by_role("heading", level=1)).to_be_focused()
+        assert_accessible(page)
+    page.goto(f"{server.url}/#/edit/keyboard")
+    expect(page.get_by_role("textbox", name="Strategy code")).to_contain_text("class Crossing")
+    assert_accessible(page)
+    # Ctrl+Enter checks from anywhere on the page, not only inside an editor.
+    page.get_by_role("button", name="Deploy for review").focus()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result")).to_contain_text("Check passed")
+    # Esc, then Tab, leaves the code editor (Tab alone indents).
+    page.get_by_role("textbox", name="Strategy code").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("textbox", name="Strategy code")).not_to_be_focused()
+    page.goto(f"{server.url}/#/history/keyboard")
+    expect(page.get_by_role("heading", name="History of keyboard")).to_be_visible()
+    assert_accessible(page)
+    recorder.check(server)

@@ -547,5 +547,10 @@ document.addEventListener("keydown", (event) => {
     location.hash = target;
   }
 });
+// The skip link moves focus into the page; following its href would be taken as a route by the hash router.
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  (main.querySelector("h1") || main).focus();
+});
 window.addEventListener("hashchange", show);
 start();
