@@ -56,3 +56,16 @@ def test_page_and_assets_carry_a_strict_csp(server: Server) -> None:
             assert client.get(f"/{asset}").status_code == 200
     assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/no-such-file.js").status_code == 404
+
+
+def test_every_console_call_is_in_the_service_auth_matrix() -> None:
+    # The service's auth tests (tests/service/test_service_auth.py) try every route with every kind of caller.
+    from tests.service.test_service_auth import BRANCH, ROUTES, UNSCOPED
+
+    def shape(path: str) -> str:
+        path = path.replace(BRANCH, "{}").replace("momentum-btc", "{}").replace("/market/BTC-USD/", "/market/{}/")
+        return _shape(path)
+
+    matrix = {(method, shape(path)) for method, path, _ in ROUTES + UNSCOPED}
+    missing = {(m, p) for m, p in console_routes() if (m, _shape(p)) not in matrix}
+    assert not missing, f"console calls that the auth matrix does not test: {sorted(missing)}"
