@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -87,3 +88,16 @@ def start_server(repo: Path, tokens_file: Path, port: int, log: Path) -> subproc
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"stratops serve did not start: {log.read_text()[-2000:]}")
+
+
+def repo_state(path: Path) -> str:
+    """tests.support.repo_fingerprint minus the service's own state (.git/stratops-service)."""
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in ("stratops-cache", "stratops-service"))
+        for name in sorted(files):
+            if name == "stratops.lock":
+                continue
+            file = Path(root, name)
+            h.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()

@@ -10,8 +10,8 @@ import pytest
 from generator.fleet import Fleet
 from generator.service.tokens import Limits
 from tests.service.conftest import make_client
-from tests.service.service_helpers import auth, spec
-from tests.support import MOMENTUM, repo_fingerprint
+from tests.service.service_helpers import auth, repo_state, spec
+from tests.support import MOMENTUM
 
 URL = "/v1/tenants/alice/strategies/momentum-btc"
 ALICE = auth("alice")
@@ -92,7 +92,7 @@ def test_yaml_body_and_review_branch(client, fleet: Fleet):
 
 
 def test_check_reports_findings_with_lines_and_fields(client, fleet: Fleet):
-    before = repo_fingerprint(fleet.path)
+    before = repo_state(fleet.path)
     ok = client.post(f"{URL}/check", json=spec(), headers=ALICE).json()
     assert ok["ok"] is True and ok["findings"] == []
 
@@ -114,7 +114,7 @@ def test_check_reports_findings_with_lines_and_fields(client, fleet: Fleet):
     policy = spec()
     policy["spec"]["spec"]["state"] = {"persistent": True, "size": "1Gi"}
     assert client.post(f"{URL}/check", json=policy, headers=ALICE).json()["ok"] is True
-    assert repo_fingerprint(fleet.path) == before  # check never commits
+    assert repo_state(fleet.path) == before  # check never commits
 
 
 @pytest.mark.parametrize(
@@ -128,11 +128,11 @@ def test_check_reports_findings_with_lines_and_fields(client, fleet: Fleet):
     ],
 )
 def test_bad_bodies_are_problems_with_errors(client, fleet: Fleet, body, status, where):
-    before = repo_fingerprint(fleet.path)
+    before = repo_state(fleet.path)
     problem = _problem(client.put(URL, json=body, headers=ALICE), status)
     assert where in [e["where"] for e in problem["errors"]]
     assert all(set(e) == {"where", "what", "fix"} for e in problem["errors"])
-    assert repo_fingerprint(fleet.path) == before
+    assert repo_state(fleet.path) == before
 
 
 def test_unparsable_bodies(client, fleet: Fleet):
@@ -181,7 +181,7 @@ def test_idempotency_survives_a_restart(fleet: Fleet):
 
 def test_body_cap_and_code_cap(fleet: Fleet):
     with make_client(fleet, max_body=64 * 1024) as client:
-        before = repo_fingerprint(fleet.path)
+        before = repo_state(fleet.path)
         big = spec(code=MOMENTUM + "#" * 70_000 + "\n")
         _problem(client.put(URL, json=big, headers=ALICE), 413)
 
@@ -189,7 +189,7 @@ def test_body_cap_and_code_cap(fleet: Fleet):
             yield json.dumps(big).encode()
 
         _problem(client.put(URL, content=chunks(), headers={**ALICE, "Content-Type": "application/json"}), 413)
-        assert repo_fingerprint(fleet.path) == before
+        assert repo_state(fleet.path) == before
     with make_client(fleet) as client:
         huge = spec(code=MOMENTUM + "#" * (512 * 1024) + "\n")
         problem = _problem(client.put(URL, json=huge, headers=ALICE), 422)

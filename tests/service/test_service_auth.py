@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from generator import actions
 from generator.spec import parse_spec
 from tests.service.conftest import make_client
-from tests.service.service_helpers import ADMIN, auth, spec
-from tests.support import AUTHOR, repo_fingerprint
+from tests.service.service_helpers import ADMIN, auth, repo_state, spec
+from tests.support import AUTHOR
 
 S = "/v1/tenants/{t}/strategies/momentum-btc"
 BRANCH = "review/{t}/momentum-btc/0123456789ab"
@@ -67,26 +67,26 @@ def test_the_matrix_covers_every_route(setup):
 @pytest.mark.parametrize("token", [None, "", "alice-token-wrong", "Basic YWxpY2U6eA==", ADMIN + "x"])
 def test_no_or_unknown_token_is_401(setup, method, template, body, token):
     client, repo = setup
-    before = repo_fingerprint(repo)
+    before = repo_state(repo)
     headers = {} if token is None else {"Authorization": token if token.startswith("Basic") else f"Bearer {token}"}
     response = _call(client, method, template, body, "alice", headers)
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.headers["content-type"] == "application/problem+json"
-    assert repo_fingerprint(repo) == before
+    assert repo_state(repo) == before
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ROUTES, ids=lambda v: str(v))
 @pytest.mark.parametrize(("caller", "target"), [("alice", "bob"), ("bob", "alice"), ("alice", "carol")])
 def test_another_tenant_is_403_and_changes_nothing(setup, method, template, body, caller, target):
     client, repo = setup
-    before = repo_fingerprint(repo)
+    before = repo_state(repo)
     response = _call(client, method, template, body, target, auth(caller))
     assert response.status_code == 403, response.text
     body = response.json()
     assert body.pop("instance") == template.format(t=target)
     assert target not in str(body)  # nothing about the other tenant
-    assert repo_fingerprint(repo) == before
+    assert repo_state(repo) == before
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ROUTES + UNSCOPED, ids=lambda v: str(v))
