@@ -125,7 +125,10 @@ def rebase_onto(fleet: Fleet, branch: str, base: str, recheck: Recheck) -> str:
                 for folder, content in folders.items():
                     if content is not None:
                         recheck(folder, content, tip)
-                new = fleet.create_commit(folders, commit.message, commit.author, tip, file_changes=files)
+                merged = tuple(p.hexsha for p in commit.parents[1:])  # a review merge stays a merge
+                new = fleet.create_commit(
+                    folders, commit.message, commit.author, tip, file_changes=files, extra_parents=merged
+                )
                 tip = new or tip
         if local:
             fleet.move_branch(branch, local, tip)

@@ -119,3 +119,16 @@ def test_bad_branch_names(fleet: Fleet, branch: str, expected: str):
     assert code == 2 and expected in out
     code, out = run("review", "merge", branch, "--repo", str(fleet.path), "--author", REVIEWER)
     assert code == 2 and expected in out
+
+
+def test_merge_from_a_stale_clone_rebases_and_stays_a_merge(clone: Clone, bare: Path, spec_dir: Path):
+    author, reviewer, other = clone("author"), clone("reviewer"), clone("other")
+    branch = _propose(author, spec_dir).branch
+    review.list_reviews(reviewer)  # the reviewer fetched the branch ...
+    other_spec = write_spec(spec_dir / "y", name="y")
+    assert actions.deploy(other, actions.load_strategy(other, other_spec), AUTHOR).pushed  # ... then main moved
+    outcome = review.merge(reviewer, branch, AUTHOR)
+    assert outcome.pushed
+    assert remote_log(bare)[:2] == [f"Merge {branch}", "deploy alice/y"]
+    parents = git(bare, "log", "-1", "--format=%P", "main").split()
+    assert len(parents) == 2 and parents[1] == git(author.path, "rev-parse", branch).strip()
