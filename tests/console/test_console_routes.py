@@ -54,7 +54,13 @@ def test_page_and_assets_carry_a_strict_csp(server: Server) -> None:
         assert not re.match(r"^[a-z]+://|^//", asset), f"index.html loads {asset} from another origin"
         if not asset.startswith(("data:", "#")):
             assert client.get(f"/{asset}").status_code == 200
-    assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
+    script = client.get("/app.js", headers={"Accept-Encoding": "gzip"})
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["content-encoding"] == "gzip"
+    assert int(script.headers["content-length"]) < len(script.content) / 2  # sent compressed, read whole
+    assert client.get("/app.js", headers={"If-None-Match": script.headers["etag"]}).status_code == 304
+    plain = client.get("/app.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == script.content
     assert client.get("/no-such-file.js").status_code == 404
 
 
