@@ -266,7 +266,8 @@ def test_another_tenant_sees_only_its_own(page, server: Server, artifacts: Path)
     expect(page.get_by_text("crossing")).to_have_count(0)
     # Asking for alice's strategy by URL addresses bob's own tenant, where it does not exist.
     page.goto(f"{server.url}/#/edit/alice-only")
-    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("heading", name="Cannot show this page")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("bob/alice-only is not deployed")
     shot(page, artifacts, "other-tenant")
     recorder.check(server)
 

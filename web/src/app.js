@@ -53,7 +53,8 @@ function problemBox(err) {
     h("li", {}, e.where ? h("code", {}, e.where) : null, e.where ? ": " : null, e.what || "",
       e.fix ? h("span", { class: "fix" }, ` — ${e.fix}`) : null));
   return h("div", { class: "problem", role: "alert" },
-    h("strong", {}, p.title || "Error"), p.detail ? h("p", {}, p.detail) : null, items.length ? h("ul", {}, items) : null);
+    h("strong", {}, p.title || "Error"), p.detail && p.detail !== p.title ? h("p", {}, p.detail) : null,
+    items.length ? h("ul", {}, items) : null);
 }
 
 function link(href, text, attrs = {}) {
@@ -163,7 +164,7 @@ function show() {
   const render = PAGES[name] || fleetPage;
   render(...args.map(decodeURIComponent)).catch((err) => {
     const host = h("div", {});
-    main.append(host);
+    page("Cannot show this page", host, h("p", {}, link("#/fleet", "Back to the fleet")));
     failed(err, host);
   });
 }
