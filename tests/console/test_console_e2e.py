@@ -166,6 +166,14 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     assert marked_lines(page, "Strategy code") == ["def on_trade(self, trade)"]
     shot(page, artifacts, "editor-problems")
 
+    # Leaving the page loses nothing: the editors come back as they were.
+    page.keyboard.press("Alt+f")
+    expect(page.get_by_role("heading", name="Fleet", exact=True)).to_be_focused()
+    page.keyboard.press("Alt+n")
+    expect(page.get_by_text("Restored your changes that are not deployed yet.")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Strategy code")).to_contain_text("def on_trade(self, trade)        pass")
+    expect(page.get_by_role("textbox", name="Strategy spec")).to_contain_text('cpu: "64"')
+
     # Fix the code: the cap problem remains, at the cpu line of the spec.
     set_editor(page, "Strategy code", CODE)
     page.get_by_role("button", name="Check").click()
@@ -181,6 +189,9 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     page.get_by_role("button", name="Deploy", exact=True).click()
     expect(page.locator("#result")).to_contain_text("commit")
     first = server.api("alice").get("/v1/tenants/alice/strategies/crossing/history").json()[0]["sha"]
+    nav(page, "New strategy")  # deployed: the draft is gone, a new strategy starts from the template
+    expect(page.get_by_role("textbox", name="Strategy code")).to_contain_text("class MyStrategy")
+    expect(page.get_by_text("Restored your changes")).to_have_count(0)
 
     # The fleet lists it (and never bob's).
     nav(page, "Fleet")

@@ -40,6 +40,18 @@ export const session = {
   set adminTenant(value) {
     TENANT.set(value);
   },
+  // Drafts: what is in the editors and not deployed yet, per tenant and strategy, so leaving the page loses nothing.
+  draft(key) {
+    return JSON.parse(sessionStorage.getItem(`stratops.draft.${key}`) || "null");
+  },
+  saveDraft(key, value) {
+    const item = `stratops.draft.${key}`;
+    if (value) sessionStorage.setItem(item, JSON.stringify(value));
+    else sessionStorage.removeItem(item);
+  },
+  clear() {
+    Object.keys(sessionStorage).filter((k) => k.startsWith("stratops.")).forEach((k) => sessionStorage.removeItem(k));
+  },
 };
 
 /** An API error: the RFC 9457 problem details the service returned (or one made up for a network failure). */

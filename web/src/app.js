@@ -65,8 +65,10 @@ const route = (...parts) => `#/${parts.map(encodeURIComponent).join("/")}`;
 
 function renderNav() {
   const current = location.hash.split("/")[1] || "fleet";
+  // Following the link of the page already shown starts it afresh (no hashchange fires for it).
+  const again = (event) => event.currentTarget.getAttribute("href") === location.hash && show();
   const item = (href, text, key) =>
-    h("li", {}, h("a", { href, "aria-current": current === key ? "page" : null }, text));
+    h("li", {}, h("a", { href, "aria-current": current === key ? "page" : null, onclick: again }, text));
   nav.replaceChildren(
     h("ul", {},
       item("#/fleet", "Fleet", "fleet"),
@@ -97,8 +99,7 @@ function signInPage(error) {
 }
 
 function signOut(error) {
-  session.token = null;
-  session.adminTenant = null;
+  session.clear(); // token, admin tenant and drafts
   me = null;
   location.hash = "#/fleet";
   signInPage(error instanceof Error ? error : undefined);
@@ -246,6 +247,10 @@ async function editorPage(name) {
     code = current.code ?? current.spec?.spec?.code?.inline ?? "";
     revision = current.revision;
   }
+  const draftKey = `${tenant()}/${name || ""}`;
+  const draft = session.draft(draftKey);
+  const restored = draft && (draft.code !== code || draft.spec !== spec);
+  if (restored) ({ code, spec } = draft);
   const shortcuts = [
     { key: "Mod-Enter", run: () => (check(), true) },
     { key: "Mod-Shift-Enter", run: () => (deploy(false), true) },
@@ -255,7 +260,13 @@ async function editorPage(name) {
   const problems = h("ol", { class: "problems", id: "problems", "aria-label": "Problems" });
   const result = h("div", { id: "result", role: "status" });
   const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
+  const discard = () => {
+    session.saveDraft(draftKey, null);
+    show();
+  };
   page(name ? `Edit ${name}` : "New strategy",
+    restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
+      h("button", { type: "button", onclick: discard }, "Discard them")) : null,
     h("p", { class: "hint" }, revision ? `Deployed revision ${shortSha(revision)}. ` : "",
       "Ctrl+Enter: Check · Ctrl+Shift+Enter: Deploy · Tab indents, Esc then Tab leaves the editor."),
     h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
@@ -270,8 +281,11 @@ async function editorPage(name) {
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
     h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problems),
     result);
-  const codeView = createEditor(codeHost, { doc: code, language: "python", label: "Strategy code", shortcuts });
-  const specView = createEditor(specHost, { doc: spec, language: "yaml", label: "Strategy spec", shortcuts });
+  const saveDraft = () => session.saveDraft(draftKey,
+    { code: codeView.state.doc.toString(), spec: specView.state.doc.toString() });
+  const common = { shortcuts, onChange: () => saveDraft() };
+  const codeView = createEditor(codeHost, { doc: code, language: "python", label: "Strategy code", ...common });
+  const specView = createEditor(specHost, { doc: spec, language: "yaml", label: "Strategy spec", ...common });
   const onKey = (event) => {
     if (event.defaultPrevented || !(event.ctrlKey || event.metaKey) || event.key !== "Enter") return;
     event.preventDefault();
@@ -366,6 +380,7 @@ async function editorPage(name) {
       const out = await call("deploy", { t: tenant(), n: doc.metadata.name },
         { query: review ? { review: "true" } : undefined, body: { spec: doc } });
       setProblems([]);
+      session.saveDraft(draftKey, null); // deployed (or on its review branch): nothing left to lose
       const next = out.branch && review ? link(route("review", out.branch), `Open review ${out.branch}`)
         : link(route("history", doc.metadata.name), "Open history");
       result.replaceChildren(h("p", { class: "ok" },

@@ -18,8 +18,11 @@ const layout = EditorView.theme({
   ".cm-scroller": { fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace', fontSize: "13px" },
 });
 
-/** An editor in `parent`, labelled for screen readers; `shortcuts` are extra key bindings (e.g. Mod-Enter). */
-export function createEditor(parent, { doc, language, label, shortcuts = [] }) {
+/**
+ * An editor in `parent`, labelled for screen readers; `shortcuts` are extra key bindings (e.g. Mod-Enter),
+ * `onChange` runs after each change of the text.
+ */
+export function createEditor(parent, { doc, language, label, shortcuts = [], onChange = () => {} }) {
   const root = parent.attachShadow({ mode: "open" });
   return new EditorView({
     parent: root,
@@ -40,6 +43,7 @@ export function createEditor(parent, { doc, language, label, shortcuts = [] }) {
         keymap.of([...shortcuts, ...defaultKeymap, ...historyKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ "aria-label": label }),
         layout,
+        EditorView.updateListener.of((update) => update.docChanged && onChange()),
       ],
     }),
   });
