@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 import git
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,7 +24,9 @@ from .tokens import Principal
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="A tenant's or the admin's token.")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+Tenant = Annotated[str, Path(pattern=LABEL, max_length=63, description="The tenant (a DNS-1123 label)")]
+Name = Annotated[str, Path(pattern=LABEL, max_length=63, description="The strategy (a DNS-1123 label)")]
 _REV = re.compile(r"^(?!-)[A-Za-z0-9._/~^-]{1,120}$")
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 _SPEC_BODY = {
@@ -79,27 +81,16 @@ def principal(
 Who = Annotated[Principal, Depends(principal)]
 
 
-def tenant_access(tenant: str, who: Who) -> Principal:
+def tenant_access(tenant: Tenant, who: Who) -> Principal:
     """The caller acts for `tenant`: its own, or any as the admin. Checked before anything is read."""
     if not who.may_act_for(tenant):
         raise ApiError(
             403, "not your tenant", errors=[Problem("tenant", "the token is for another tenant", "use your own")]
         )
-    _label(tenant, "tenant")
     return who
 
 
 Acting = Annotated[Principal, Depends(tenant_access)]
-
-
-def _label(value: str, what: str) -> str:
-    if not _LABEL.match(value):
-        raise ApiError(
-            400,
-            f"invalid {what}",
-            errors=[Problem(what, f"{value[:80]!r} is not a DNS-1123 label", "lowercase letters, digits, '-'")],
-        )
-    return value
 
 
 def _rev(value: str, what: str) -> str:
@@ -160,7 +151,7 @@ def whoami(who: Who) -> dict[str, Any]:
 
 
 @router.get("/v1/tenants/{tenant}/strategies", tags=["strategies"])
-def list_strategies(request: Request, tenant: str, who: Acting) -> list[dict[str, Any]]:
+def list_strategies(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any]]:
     svc = service(request)
     fleet = svc.reader()
     statuses = svc.statuses(tenant)
@@ -172,9 +163,8 @@ def list_strategies(request: Request, tenant: str, who: Acting) -> list[dict[str
 
 
 @router.put("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"], openapi_extra=_SPEC_BODY)
-async def deploy(request: Request, tenant: str, name: str, who: Acting, review: bool = False) -> JSONResponse:
+async def deploy(request: Request, tenant: Tenant, name: Name, who: Acting, review: bool = False) -> JSONResponse:
     svc = service(request)
-    _label(name, "name")
     body = await request.body()
     doc = payloads.spec_document(body, request.headers.get("content-type", ""), tenant, name)
     strategy = await run_in_threadpool(lambda: payloads.strategy_of(svc.reader(), doc, tenant, who.limits))
@@ -187,9 +177,8 @@ async def deploy(request: Request, tenant: str, name: str, who: Acting, review: 
 
 
 @router.post("/v1/tenants/{tenant}/strategies/{name}/check", tags=["strategies"], openapi_extra=_SPEC_BODY)
-async def check(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+async def check(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
     svc = service(request)
-    _label(name, "name")
     body = await request.body()
     try:
         doc: dict[str, Any] | UserError = payloads.spec_document(
@@ -201,9 +190,9 @@ async def check(request: Request, tenant: str, name: str, who: Acting) -> dict[s
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
-def show(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+def show(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
     fleet = service(request).reader()
-    files = _existing(fleet, tenant, _label(name, "name"))
+    files = _existing(fleet, tenant, name)
     spec = load_one(files[SPEC_FILE].decode(), SPEC_FILE) if SPEC_FILE in files else None
     code_file = ((spec or {}).get("spec") or {}).get("code", {}).get("file")
     return {
@@ -218,9 +207,7 @@ def show(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any
 
 
 @router.delete("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
-async def stop(request: Request, tenant: str, name: str, who: Acting) -> JSONResponse:
-    _label(name, "name")
-
+async def stop(request: Request, tenant: Tenant, name: Name, who: Acting) -> JSONResponse:
     def job(fleet: Fleet) -> dict[str, Any]:
         return _outcome(fleet, actions.stop(fleet, f"{tenant}/{name}", _author(who), acting_tenant=tenant))
 
@@ -229,10 +216,10 @@ async def stop(request: Request, tenant: str, name: str, who: Acting) -> JSONRes
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/history", tags=["strategies"])
 def history(
-    request: Request, tenant: str, name: str, who: Acting, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, tenant: Tenant, name: Name, who: Acting, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     fleet = service(request).reader()
-    changes = actions.history(fleet, f"{tenant}/{_label(name, 'name')}", limit)
+    changes = actions.history(fleet, f"{tenant}/{name}", limit)
     return [
         {
             "sha": c.sha,
@@ -248,8 +235,7 @@ def history(
 
 
 @router.post("/v1/tenants/{tenant}/strategies/{name}/rollback", tags=["strategies"], openapi_extra=_ROLLBACK_BODY)
-async def rollback(request: Request, tenant: str, name: str, who: Acting) -> JSONResponse:
-    _label(name, "name")
+async def rollback(request: Request, tenant: Tenant, name: Name, who: Acting) -> JSONResponse:
     body = await request.body()
     to = _rollback_target(body)
 
@@ -274,15 +260,15 @@ def _rollback_target(body: bytes) -> str | None:
 @router.get("/v1/tenants/{tenant}/strategies/{name}/diff", tags=["strategies"])
 def diff(
     request: Request,
-    tenant: str,
-    name: str,
+    tenant: Tenant,
+    name: Name,
     who: Acting,
     rev_from: Annotated[str | None, Query(alias="from")] = None,
     rev_to: Annotated[str | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Rendered-object diff of the strategy; by default its last change."""
     fleet = service(request).reader()
-    folder = strategy_dir(tenant, _label(name, "name"))
+    folder = strategy_dir(tenant, name)
     new = fleet.resolve(_rev(rev_to, "to") if rev_to else MAIN_BRANCH)
     if rev_from:
         old = fleet.resolve(_rev(rev_from, "from"))
@@ -302,18 +288,18 @@ def diff(
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/status", tags=["runtime"])
-def status(request: Request, tenant: str, name: str, who: Acting) -> dict[str, Any]:
+def status(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
     svc = service(request)
     fleet = svc.reader()
-    _existing(fleet, tenant, _label(name, "name"))
+    _existing(fleet, tenant, name)
     return {"strategy": f"{tenant}/{name}", "revision": _revision(fleet, tenant, name), **svc.status(tenant, name)}
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/signals", tags=["runtime"])
 def signals(
-    request: Request, tenant: str, name: str, who: Acting, limit: Annotated[int, Query(ge=1, le=10000)] = 100
+    request: Request, tenant: Tenant, name: Name, who: Acting, limit: Annotated[int, Query(ge=1, le=10000)] = 100
 ) -> list[dict[str, Any]]:
-    return observe.signals(service(request).repo, tenant, _label(name, "name"), limit)
+    return observe.signals(service(request).repo, tenant, name, limit)
 
 
 # --- reviews -------------------------------------------------------------------------
@@ -335,12 +321,12 @@ def _branch(tenant: str, branch: str) -> str:
 
 
 @router.get("/v1/tenants/{tenant}/reviews", tags=["reviews"])
-def reviews(request: Request, tenant: str, who: Acting) -> list[dict[str, Any]]:
+def reviews(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any]]:
     return _review_function("list_reviews")(service(request).reader(), tenant=tenant)
 
 
 @router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"])
-async def merge(request: Request, tenant: str, branch: str, who: Acting) -> JSONResponse:
+async def merge(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
     merge_review = _review_function("merge")
     branch = _branch(tenant, branch)
 
@@ -351,7 +337,7 @@ async def merge(request: Request, tenant: str, branch: str, who: Acting) -> JSON
 
 
 @router.get("/v1/tenants/{tenant}/reviews/{branch:path}", tags=["reviews"])
-def review_summary(request: Request, tenant: str, branch: str, who: Acting) -> dict[str, Any]:
+def review_summary(request: Request, tenant: Tenant, branch: str, who: Acting) -> dict[str, Any]:
     summary = _review_function("show")(service(request).reader(), _branch(tenant, branch))
     return {"branch": branch, "markdown": summary.markdown, "parts": summary.parts}
 

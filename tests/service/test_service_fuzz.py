@@ -1,0 +1,48 @@
+"""Fuzz every operation from the OpenAPI schema (schemathesis): no 5xx, and a refused request changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from generator import actions, review
+from generator.spec import parse_spec
+from tests.service.conftest import make_client
+from tests.service.service_helpers import ADMIN, repo_state, spec
+from tests.support import AUTHOR
+
+REVIEWS_READY = all(hasattr(review, f) for f in ("list_reviews", "show", "merge"))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    fleet = actions.init(tmp_path_factory.mktemp("fuzz") / "fleet", "local", AUTHOR)
+    actions.deploy(fleet, parse_spec(json.dumps(spec()["spec"])), AUTHOR)
+    with make_client(fleet) as client:
+        yield client, fleet.path
+
+
+def test_no_server_error_and_refusals_change_nothing(served):
+    client, repo = served
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    operations = [result.ok() for result in loaded.get_all_operations()]
+    operations = [op for op in operations if REVIEWS_READY or "/reviews" not in op.path]
+    assert len(operations) >= 12
+    token = {"Authorization": f"Bearer {ADMIN}"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        def fuzz(case) -> None:
+            before = repo_state(repo)
+            response = case.call(headers={**(case.headers or {}), **token})
+            where = f"{case.method} {case.formatted_path}"
+            assert response.status_code < 500, f"{where}: {response.text[:500]}"
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == ["application/problem+json"], where
+                assert repo_state(repo) == before, f"{where} was refused but changed the repo"
+
+        fuzz()
