@@ -107,7 +107,8 @@ class Demo:
             self.refused()
             self.crash_and_rollback()
         finally:
-            self.step("summary")
+            self.step("summary: the fleet's history is the audit log")
+            self.run_cmd("git", "log", "--oneline", "--no-decorate", expect_ok=False)
             self.show_status()
             self.stop.set()
             self.thread.join(timeout=90)

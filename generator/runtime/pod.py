@@ -15,6 +15,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,11 +119,11 @@ class Pod:
             self._reap()
             self.term = {"deadline": now}
             return
-        pre_stop = (
-            self.pool.submit(probes.get, self.socket, self.spec.pre_stop, self.spec.grace)
-            if self.spec.pre_stop
-            else None
-        )
+        pre_stop: Future | None = None
+        if self.spec.pre_stop:  # its own thread: never queued behind the probes of other pods
+            pre_stop = Future()
+            hook = (pre_stop, self.socket, self.spec.pre_stop, self.spec.grace)
+            threading.Thread(target=_run_hook, args=hook, daemon=True).start()
         self.term = {"deadline": now + self.spec.grace, "pre_stop": pre_stop, "sigterm": False}
 
     def kill_now(self) -> None:
@@ -348,6 +349,10 @@ class Pod:
             if isinstance(doc, dict) and doc.get("level") in ("error", "critical"):
                 return str(doc.get("msg", ""))[:300]
         return lines[-1][:300] if lines else ""
+
+
+def _run_hook(future: Future, socket_path: str, path: str, timeout: float) -> None:
+    future.set_result(probes.get(socket_path, path, timeout))
 
 
 def _scrape(socket_path: str) -> str | None:

@@ -55,9 +55,14 @@ class Cgroups:
         quota = str(int(limits.cpu * CFS_PERIOD_US)) if limits.cpu else None
         memory = str(limits.memory) if limits.memory else None
         if controller == "cpu":
+            shares = max(2, int((limits.cpu or 0.1) * 1024))  # the kubelet's requests -> shares
             if self.version == 2:
-                return {"cpu.max": f"{quota or 'max'} {CFS_PERIOD_US}"}
-            return {"cpu.cfs_period_us": str(CFS_PERIOD_US), "cpu.cfs_quota_us": quota or "-1"}
+                return {"cpu.max": f"{quota or 'max'} {CFS_PERIOD_US}", "cpu.weight": str(_weight(shares))}
+            return {
+                "cpu.cfs_period_us": str(CFS_PERIOD_US),
+                "cpu.cfs_quota_us": quota or "-1",
+                "cpu.shares": str(shares),
+            }
         if controller == "memory":
             if self.version == 2:
                 return {"memory.max": memory or "max"}
@@ -94,6 +99,27 @@ def _rmdir(path: Path) -> None:
         path.rmdir()
 
 
+def _weight(shares: int) -> int:
+    """cgroup v1 shares -> v2 weight, as the kubelet converts them."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def _weigh_parents(cgroups: Cgroups) -> None:
+    """Give the runtime's groups the weight of all CPUs, as the kubelet does for kubepods.
+
+    Without it the whole tree of executors competes like one process against every other
+    process on the machine, and a busy machine starves all strategies at once.
+    """
+    shares = (os.cpu_count() or 1) * 1024
+    parent = cgroups.parents["cpu"]
+    with contextlib.suppress(OSError):
+        if cgroups.version == 2:
+            (parent / "cpu.weight").write_text(str(min(10000, _weight(shares) * 100)))
+        else:
+            for group in (parent.parent, parent):
+                (group / "cpu.shares").write_text(str(shares))
+
+
 def detect_cgroups(ident: str) -> Cgroups | None:
     if (CGROUP_ROOT / "cgroup.controllers").exists():
         available = _read(CGROUP_ROOT / "cgroup.controllers").split()
@@ -110,7 +136,10 @@ def detect_cgroups(ident: str) -> Cgroups | None:
         cgroups = Cgroups(1, parents)
         candidates = [c for c in parents if (CGROUP_ROOT / c / "cgroup.procs").exists()]
     cgroups.controllers = [c for c in candidates if _try(cgroups, c)]
-    return cgroups if "cpu" in cgroups.controllers else None
+    if "cpu" not in cgroups.controllers:
+        return None
+    _weigh_parents(cgroups)
+    return cgroups
 
 
 def _try(cgroups: Cgroups, controller: str) -> bool:
