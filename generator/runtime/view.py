@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 STATE_STYLE = {
     "Running": "green",
@@ -67,10 +68,10 @@ def headline(status: dict[str, Any]) -> str:
 def table(status: dict[str, Any]) -> Table:
     result = Table(title=headline(status), title_justify="left", expand=False)
     for column in COLUMNS:
-        result.add_column(column, justify="right" if column not in ("strategy", "state", "revision") else "left")
+        left = column in ("strategy", "state", "revision")
+        result.add_column(column, justify="left" if left else "right", no_wrap=True, overflow="ellipsis")
     for row in rows(status):
-        style = STATE_STYLE.get(row[1], "")
-        result.add_row(row[0], f"[{style}]{row[1]}[/]" if style else row[1], *row[2:])
+        result.add_row(row[0], Text(row[1], style=STATE_STYLE.get(row[1], "")), *row[2:])
     messages = [(k, s["message"]) for k, s in status.get("strategies", {}).items() if s.get("message")]
     if messages:
         result.caption = "\n".join(f"{k}: {m}" for k, m in messages)
