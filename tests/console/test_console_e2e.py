@@ -280,6 +280,10 @@ def test_another_tenant_sees_only_its_own(page, server: Server, artifacts: Path)
     expect(page.get_by_role("heading", name="Cannot show this page")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("bob/alice-only is not deployed")
     shot(page, artifacts, "other-tenant")
+    # The fleet page stopped polling when it was left.
+    polled = sum(url.endswith("/v1/tenants/bob/strategies") for url in recorder.urls)
+    page.wait_for_timeout(3500)  # longer than the console's 3 s polling period
+    assert sum(url.endswith("/v1/tenants/bob/strategies") for url in recorder.urls) == polled
     recorder.check(server)
 
 

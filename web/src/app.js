@@ -12,6 +12,8 @@ const nav = document.getElementById("nav");
 const statusLine = document.getElementById("status");
 let me = null; // {tenant, admin} of the token
 let cleanup = () => {};
+let visits = 0; // counts page changes: a page still loading when the user has moved on must not draw
+const LEFT = Symbol("left the page");
 
 const NEW_STRATEGY_SPEC = (tenant) => `apiVersion: stratops.io/v1
 kind: Strategy
@@ -55,6 +57,25 @@ function problemBox(err) {
   return h("div", { class: "problem", role: "alert" },
     h("strong", {}, p.title || "Error"), p.detail && p.detail !== p.title ? h("p", {}, p.detail) : null,
     items.length ? h("ul", {}, items) : null);
+}
+
+/** `call` for a page's own data: gives up (throws LEFT) when the user went to another page meanwhile. */
+async function load(...args) {
+  const visit = visits;
+  const data = await call(...args);
+  if (visit !== visits) throw LEFT;
+  return data;
+}
+
+/** Run `fn` now, then POLL_MS after each run while the tab is visible; `stop` ends it, even mid-run. */
+function poll(fn) {
+  let timer;
+  let stopped = false;
+  const tick = async () => {
+    if (!document.hidden) await fn();
+    if (!stopped) timer = setTimeout(tick, POLL_MS);
+  };
+  return { first: tick(), stop: () => ((stopped = true), clearTimeout(timer)) };
 }
 
 function link(href, text, attrs = {}) {
@@ -101,7 +122,7 @@ function signInPage(error) {
 function signOut(error) {
   session.clear(); // token, admin tenant and drafts
   me = null;
-  location.hash = "#/fleet";
+  history.replaceState(null, "", "#/fleet"); // no hashchange: it would redraw the sign-in page without the error
   signInPage(error instanceof Error ? error : undefined);
 }
 
@@ -159,11 +180,13 @@ const PAGES = {
 function show() {
   cleanup();
   cleanup = () => {};
+  visits += 1;
   if (!me) return start();
   const [, name = "fleet", ...args] = location.hash.split("/");
   renderNav();
   const render = PAGES[name] || fleetPage;
   render(...args.map(decodeURIComponent)).catch((err) => {
+    if (err === LEFT) return;
     const host = h("div", {});
     page("Cannot show this page", host, h("p", {}, link("#/fleet", "Back to the fleet")));
     failed(err, host);
@@ -206,7 +229,6 @@ async function fleetPage() {
     body);
   const errors = h("div", {});
   page("Fleet", updated, errors, table);
-  let timer;
   let first = true;
   const refresh = async () => {
     try {
@@ -220,10 +242,10 @@ async function fleetPage() {
     } catch (err) {
       failed(err, errors);
     }
-    timer = setTimeout(refresh, POLL_MS);
   };
-  cleanup = () => clearTimeout(timer);
-  await refresh();
+  const polling = poll(refresh);
+  cleanup = polling.stop;
+  await polling.first;
 }
 
 // --- editor ----------------------------------------------------------------------
@@ -242,7 +264,7 @@ async function editorPage(name) {
   let code = NEW_STRATEGY_CODE;
   let revision = null;
   if (name) {
-    const current = await call("strategy", { t: tenant(), n: name });
+    const current = await load("strategy", { t: tenant(), n: name });
     spec = specText(typeof current.spec === "string" ? yamlLib.load(current.spec) : current.spec);
     code = current.code ?? current.spec?.spec?.code?.inline ?? "";
     revision = current.revision;
@@ -410,7 +432,7 @@ async function editorPage(name) {
 // --- history ---------------------------------------------------------------------
 
 async function historyPage(name) {
-  const commits = await call("history", { t: tenant(), n: name });
+  const commits = await load("history", { t: tenant(), n: name });
   const result = h("div", { role: "status" });
   const list = h("ol", { class: "commits" }, commits.map((c, i) => {
     const diffHost = h("div", {});
@@ -463,9 +485,8 @@ async function signalsPage(name) {
     h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
       h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
       body));
-  const strategy = await call("strategy", { t: tenant(), n: name });
+  const strategy = await load("strategy", { t: tenant(), n: name });
   const subs = strategy.spec?.spec?.subscriptions || [];
-  let timer;
   let bars = null; // the market data of one symbol, fetched once per visit
   const refresh = async () => {
     try {
@@ -488,16 +509,16 @@ async function signalsPage(name) {
     } catch (err) {
       failed(err, errors);
     }
-    timer = setTimeout(refresh, POLL_MS);
   };
-  cleanup = () => clearTimeout(timer);
-  await refresh();
+  const polling = poll(refresh);
+  cleanup = polling.stop;
+  await polling.first;
 }
 
 // --- reviews ---------------------------------------------------------------------
 
 async function reviewsPage() {
-  const reviews = await call("reviews", { t: tenant() });
+  const reviews = await load("reviews", { t: tenant() });
   page("Reviews", reviews.length
     ? h("table", { class: "grid" }, h("caption", {}, `Open review branches of ${tenant()}`),
       h("thead", {}, h("tr", {}, ["Branch", "Strategy", "Author", "Time", "Message"].map((c) => h("th", { scope: "col" }, c)))),
@@ -519,7 +540,7 @@ function section(title, ...content) {
 }
 
 async function reviewPage(branch) {
-  const { parts: p = {}, markdown } = await call("review", { t: tenant(), branch });
+  const { parts: p = {}, markdown } = await load("review", { t: tenant(), branch });
   const result = h("div", { role: "status" });
   const merge = h("button", { type: "button", onclick: async () => {
     merge.disabled = true;
