@@ -286,18 +286,19 @@ async function editorPage(name) {
     session.saveDraft(draftKey, null);
     show();
   };
+  const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
+    button("Check", () => check(), "Control+Enter"),
+    button("Deploy", () => deploy(false), "Control+Shift+Enter"),
+    button("Deploy for review", () => deploy(true)),
+    name ? button("Stop", () => stop()) : null,
+    name ? link(route("history", name), "History") : null,
+    name ? link(route("signals", name), "Signals") : null);
   page(name ? `Edit ${name}` : "New strategy",
     restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
       h("button", { type: "button", onclick: discard }, "Discard them")) : null,
     h("p", { class: "hint" }, revision ? `Deployed revision ${shortSha(revision)}. ` : "",
       "Ctrl+Enter: Check · Ctrl+Shift+Enter: Deploy · Tab indents, Esc then Tab leaves the editor."),
-    h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
-      button("Check", () => check(), "Control+Enter"),
-      button("Deploy", () => deploy(false), "Control+Shift+Enter"),
-      button("Deploy for review", () => deploy(true)),
-      name ? button("Stop", () => stop()) : null,
-      name ? link(route("history", name), "History") : null,
-      name ? link(route("signals", name), "Signals") : null),
+    toolbar,
     h("div", { class: "split" },
       h("section", { "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, "Code (Python)"), codeHost),
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
@@ -373,15 +374,24 @@ async function editorPage(name) {
       return /^(spec|metadata)(\.|\[|$)/.test(where) ? { ...finding, field: where } : finding;
     });
 
+  // One request at a time: the actions are disabled while one runs (a double click deploys once).
+  let working = false;
   const busy = (text) => {
+    if (working) return false;
+    working = true;
+    toolbar.querySelectorAll("button").forEach((b) => (b.disabled = true));
     result.replaceChildren(h("p", {}, text));
     announce(text);
+    return true;
+  };
+  const idle = () => {
+    working = false;
+    toolbar.querySelectorAll("button").forEach((b) => (b.disabled = false));
   };
 
   async function check() {
     const doc = documentToSend();
-    if (!doc) return;
-    busy("Checking…");
+    if (!doc || !busy("Checking…")) return;
     try {
       const report = await call("check", { t: tenant(), n: doc.metadata.name }, { body: { spec: doc } });
       setProblems(report.findings || []);
@@ -390,14 +400,15 @@ async function editorPage(name) {
       result.replaceChildren(h("p", { class: report.ok ? "ok" : "bad" }, text));
       announce(text);
     } catch (err) {
-      result.replaceChildren(problemBox(err));
+      failed(err, result);
+    } finally {
+      idle();
     }
   }
 
   async function deploy(review) {
     const doc = documentToSend();
-    if (!doc) return;
-    busy(review ? "Deploying for review…" : "Deploying…");
+    if (!doc || !busy(review ? "Deploying for review…" : "Deploying…")) return;
     try {
       const out = await call("deploy", { t: tenant(), n: doc.metadata.name },
         { query: review ? { review: "true" } : undefined, body: { spec: doc } });
@@ -411,13 +422,15 @@ async function editorPage(name) {
       announce(`Deployed, commit ${shortSha(out.commit)}`);
     } catch (err) {
       setProblems(problemFindings(err));
-      result.replaceChildren(problemBox(err));
+      failed(err, result);
+    } finally {
+      idle();
     }
   }
 
   async function stop() {
-    if (!window.confirm(`Stop ${name}? This removes it from the fleet in a new commit; history keeps it.`)) return;
-    busy("Stopping…");
+    const question = `Stop ${name}? This removes it from the fleet in a new commit; history keeps it.`;
+    if (working || !window.confirm(question) || !busy("Stopping…")) return;
     try {
       const out = await call("stop", { t: tenant(), n: name });
       result.replaceChildren(h("p", { class: "ok" }, `Stopped (commit ${shortSha(out.commit)}). `,
@@ -425,6 +438,8 @@ async function editorPage(name) {
       announce(`Stopped, commit ${shortSha(out.commit)}`);
     } catch (err) {
       failed(err, result);
+    } finally {
+      idle();
     }
   }
 }
