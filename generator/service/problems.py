@@ -16,6 +16,9 @@ PROBLEM_TYPE = "https://stratops.io/problems/"
 # UserError titles from generator.actions/fleet that mean something other than "invalid input" (422).
 _STATUS_BY_TITLE = (
     ("is not deployed", 404),
+    ("no review branch", 404),
+    ("would exceed the quota", 409),
+    ("cannot merge", 409),
     ("unknown revision", 404),
     ("the fleet repo is busy", 409),
     ("moved during the commit", 409),

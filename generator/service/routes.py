@@ -11,7 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .. import actions, review
+from .. import actions
+from .. import review as review_branches
 from ..diff import diff_objects
 from ..errors import Problem, UserError
 from ..fleet import MAIN_BRANCH, Fleet
@@ -127,7 +128,11 @@ def _outcome(fleet: Fleet, outcome: actions.Outcome) -> dict[str, Any]:
         "branch": outcome.branch,
         "message": outcome.message,
         "warnings": outcome.warnings,
+        "remote": outcome.remote,
+        "pushed": outcome.pushed,
     }
+    if outcome.unpushed:
+        body["unpushed"] = outcome.unpushed
     if outcome.summary:
         body["review"] = {"branch": outcome.branch, "summary": outcome.summary}
     return body
@@ -305,13 +310,6 @@ def signals(
 # --- reviews -------------------------------------------------------------------------
 
 
-def _review_function(name: str):
-    function = getattr(review, name, None)
-    if function is None:
-        raise ApiError(501, "reviews are not available in this version")
-    return function
-
-
 def _branch(tenant: str, branch: str) -> str:
     if not _REV.match(branch) or ".." in branch or not branch.startswith(f"review/{tenant}/"):
         raise ApiError(
@@ -322,23 +320,22 @@ def _branch(tenant: str, branch: str) -> str:
 
 @router.get("/v1/tenants/{tenant}/reviews", tags=["reviews"])
 def reviews(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any]]:
-    return _review_function("list_reviews")(service(request).reader(), tenant=tenant)
+    return review_branches.list_reviews(service(request).reader(), tenant=tenant)
 
 
 @router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"])
 async def merge(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
-    merge_review = _review_function("merge")
     branch = _branch(tenant, branch)
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        return _outcome(fleet, merge_review(fleet, branch, _author(who)))
+        return _outcome(fleet, review_branches.merge(fleet, branch, _author(who)))
 
     return await service(request).mutate(request, who, b"", job)
 
 
 @router.get("/v1/tenants/{tenant}/reviews/{branch:path}", tags=["reviews"])
 def review_summary(request: Request, tenant: Tenant, branch: str, who: Acting) -> dict[str, Any]:
-    summary = _review_function("show")(service(request).reader(), _branch(tenant, branch))
+    summary = review_branches.show(service(request).reader(), _branch(tenant, branch))
     return {"branch": branch, "markdown": summary.markdown, "parts": summary.parts}
 
 

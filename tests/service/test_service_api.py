@@ -262,3 +262,26 @@ def test_problem_details_for_unknown_routes_and_methods(client):
     _problem(client.patch(URL, headers=ALICE), 405)
     assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/openapi.json").json()["info"]["title"] == "stratops"
+
+
+def test_review_list_show_merge(client, fleet: Fleet):
+    deployed = client.put(f"{URL}?review=true", json=spec(), headers=ALICE).json()
+    branch = deployed["branch"]
+    client.put("/v1/tenants/bob/strategies/x?review=true", json=spec("x", "bob"), headers=auth("bob"))
+
+    listed = client.get("/v1/tenants/alice/reviews", headers=ALICE).json()
+    assert [r["branch"] for r in listed] == [branch]  # bob's review is not listed for alice
+
+    shown = client.get(f"/v1/tenants/alice/reviews/{branch}", headers=ALICE).json()
+    assert shown["branch"] == branch and shown["markdown"].startswith("# Review") and shown["parts"]["ok"] is True
+
+    bob_branch = client.get("/v1/tenants/bob/reviews", headers=auth("bob")).json()[0]["branch"]
+    _problem(client.get(f"/v1/tenants/alice/reviews/{bob_branch}", headers=ALICE), 400)  # not under alice's prefix
+    _problem(client.get(f"/v1/tenants/bob/reviews/{bob_branch}", headers=ALICE), 403)
+    _problem(client.get("/v1/tenants/alice/reviews/review/alice/momentum-btc/000000000000", headers=ALICE), 404)
+
+    merged = client.post(f"/v1/tenants/alice/reviews/{branch}/merge", headers=ALICE)
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["action"] == "merge" and fleet.head() == merged.json()["commit"]
+    assert fleet.read_folder("strategies/alice/momentum-btc") is not None
+    assert client.get("/v1/tenants/alice/reviews", headers=ALICE).json() == []
