@@ -2,9 +2,13 @@
 // and api-routes.json (the API calls the pages make, read by the Python tests).
 import { build } from "esbuild";
 import { copyFile, mkdir, writeFile, rm } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { ROUTES } from "./src/api.js";
 
-const out = new URL("../generator/service/console/", import.meta.url);
+// OUT_DIR=... builds elsewhere (the tests compare such a build with the committed files).
+const out = process.env.OUT_DIR
+  ? pathToFileURL(`${process.env.OUT_DIR}/`)
+  : new URL("../generator/service/console/", import.meta.url);
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 const result = await build({

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
+import pytest
 from console_support import ROOT, Server
 
 CONSOLE = ROOT / "generator" / "service" / "console"
@@ -24,6 +30,18 @@ def test_built_route_list_matches_the_source() -> None:
     # Fails when web/src/api.js changed and `web/build.sh` was not run before committing.
     source = set(re.findall(r'\w+: \["(GET|PUT|POST|DELETE|PATCH)", "([^"]+)"\]', API_JS.read_text()))
     assert source and source == console_routes()
+
+
+def test_committed_build_is_the_build_of_the_sources(tmp_path: Path) -> None:
+    # The console ships as built files; they must be what web/src builds to (run web/build.sh, commit both).
+    if shutil.which("node") is None or not (ROOT / "web" / "node_modules" / "esbuild").is_dir():
+        pytest.skip("no node or no web/node_modules (run web/build.sh once) to rebuild the console")
+    env = {**os.environ, "OUT_DIR": str(tmp_path)}
+    subprocess.run(["node", "build.mjs"], cwd=ROOT / "web", env=env, check=True, capture_output=True, timeout=120)
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert built == sorted(p.name for p in CONSOLE.iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path, CONSOLE, built, shallow=False)
+    assert not mismatch and not errors, f"stale built console files: {mismatch + errors}"
 
 
 def test_every_console_call_is_a_service_route(server: Server) -> None:
