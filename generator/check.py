@@ -123,7 +123,7 @@ class _Checker:
         everything = [o for objs in built.values() for o in objs]
         namespaces = {o.obj["metadata"]["name"]: o.obj for o in everything if _is(o.obj, "v1", "Namespace")}
         policies = self._policies([o for o in everything if o.obj.get("kind") == "ValidatingPolicy"])
-        for item in everything:
+        for item in everything if self.only is None else []:  # unchanged infrastructure was checked before
             self._validate(item)
             self._admit(item, namespaces, policies)
         self.quiet = False
@@ -330,7 +330,7 @@ class _Checker:
             )
         report = check_folder(files, rel, self.root, namespace, policies)
         for f in report.findings:
-            obj, _, message = _split_where(f.where, rel)
+            obj, message = _split_where(f.where, rel)
             self._add(f.stage, _file_of(rel, f.where), obj, f"{message}{f.message}", f.severity)
         rendered = report.rendered
         if rendered is None:
@@ -417,19 +417,23 @@ def _strategy_folder(path: str) -> str:
     return "/".join(parts[:3]) if len(parts) >= 4 and parts[0] == STRATEGIES_DIR else ""
 
 
-def _split_where(where: str, rel: str) -> tuple[str, str, str]:
-    """A preflight `where` ("<origin>/<file>", "HelmRelease x values.a", "policy on Kind/ns/name") -> parts."""
+def _split_where(where: str, rel: str) -> tuple[str, str]:
+    """A preflight finding's `where` -> (object, message prefix).
+
+    Preflight writes "<folder>/<file>...", "HelmRelease <name> values.<path>", "<Kind>/<ns>/<name> <path>"
+    or "<policy> on <Kind>/<ns>/<name>".
+    """
     text = where.removeprefix(f"{rel}/").removeprefix(rel).strip(": ")
-    if " on " in text:  # "<policy> on <object>"
+    if " on " in text:
         policy, _, obj = text.partition(" on ")
-        return obj, "", f"{policy}: "
+        return obj, f"{policy}: "
     head, _, rest = text.partition(" ")
-    if "/" in head and head.split("/")[0][:1].isupper():
-        return head, "", f"{rest}: " if rest else ""
-    if head in ("HelmRelease",):
+    if "/" in head and head[:1].isupper():
+        return head, f"{rest}: " if rest else ""
+    if head == "HelmRelease":
         name, _, tail = rest.partition(" ")
-        return f"HelmRelease/{name}", "", f"{tail}: " if tail else ""
-    return "", "", f"{text}: " if text else ""
+        return f"HelmRelease/{name}", f"{tail}: " if tail else ""
+    return "", f"{text}: " if text else ""
 
 
 def _file_of(rel: str, where: str) -> str:
