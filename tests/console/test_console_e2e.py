@@ -204,6 +204,7 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     row.get_by_role("link", name="crossing").click()
     expect(page.get_by_role("heading", name="Edit crossing")).to_be_visible()
     expect(page.get_by_role("textbox", name="Strategy code")).to_contain_text("class Crossing")
+    shot(page, artifacts, "editor")
     set_editor(page, "Strategy spec", SPEC.format(window=50, cpu="250m"))
     page.keyboard.press("Control+Shift+Enter")
     expect(page.locator("#result")).to_contain_text("commit")

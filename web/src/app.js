@@ -280,6 +280,7 @@ async function editorPage(name) {
   const codeHost = h("div", { class: "editor", id: "code-editor" });
   const specHost = h("div", { class: "editor", id: "spec-editor" });
   const problems = h("ol", { class: "problems", id: "problems", "aria-label": "Problems" });
+  const problemsNote = h("p", { class: "hint" }, "Check runs the full preflight on the server without a commit.");
   const result = h("div", { id: "result", role: "status" });
   const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
   const discard = () => {
@@ -302,7 +303,7 @@ async function editorPage(name) {
     h("div", { class: "split" },
       h("section", { "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, "Code (Python)"), codeHost),
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
-    h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problems),
+    h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problemsNote, problems),
     result);
   const saveDraft = () => session.saveDraft(draftKey,
     { code: codeView.state.doc.toString(), spec: specView.state.doc.toString() });
@@ -352,6 +353,7 @@ async function editorPage(name) {
     const placed = findings.map((f) => place(f, specView.state.doc.toString()));
     showProblems(codeView, placed.filter((f) => !f.inSpec && f.line));
     showProblems(specView, placed.filter((f) => f.inSpec));
+    problemsNote.textContent = placed.length ? "" : "No problems.";
     problems.replaceChildren(...placed.map((f) => {
       const where = f.inSpec ? `spec line ${f.line}${f.field ? ` (${f.field})` : ""}`
         : f.line ? `code line ${f.line}` : f.where || f.stage;
