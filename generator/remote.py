@@ -45,9 +45,10 @@ def remote_name(fleet: Fleet, explicit: str | None = None) -> str | None:
     """The remote to push to: the one given, else `git config stratops.remote`, else origin if it exists."""
     if explicit:
         return explicit
-    configured = _git(fleet, "config", "--get", CONFIG_KEY).stdout.strip()
+    section, option = CONFIG_KEY.split(".")
+    configured = fleet.repo.config_reader().get_value(section, option, default="")
     if configured:
-        return configured
+        return str(configured)
     return DEFAULT_REMOTE if DEFAULT_REMOTE in [r.name for r in fleet.repo.remotes] else None
 
 
