@@ -71,7 +71,9 @@ def publish(
     for attempt in range(attempts):
         error = _push(fleet, name, branch)
         if error is None:
-            result.pushed, result.commit = True, fleet.head(branch)
+            result.pushed = True
+            if result.rebases:  # our commit was replayed: the branch tip is its new form
+                result.commit = fleet.head(branch)
             return result
         if not rebase or not any(marker in error for marker in _RETRYABLE):
             result.problem = error
