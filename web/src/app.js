@@ -3,7 +3,8 @@
 import * as yamlLib from "js-yaml";
 import { call, session, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
-import { createEditor, showProblems, goToLine, lineOfField } from "./editor.js";
+import { createEditor, showProblems, goToLine } from "./editor.js";
+import { lineOfField } from "./fields.js";
 import { priceChart } from "./chart.js";
 
 const POLL_MS = 3000;

@@ -65,35 +65,3 @@ export function goToLine(view, line) {
   view.dispatch({ selection: { anchor: at.from, head: at.to }, scrollIntoView: true });
   view.focus();
 }
-
-/**
- * The line (1-based) of a field in YAML text, from a path such as `spec.resources.cpu`,
- * `/spec/resources/cpu` or `spec.subscriptions[1]`: the deepest part of the path that is found.
- * Block-style YAML is followed by indentation; inside a flow mapping the key is searched for on the line.
- */
-export function lineOfField(text, field) {
-  const parts = String(field).replace(/\[(\d+)\]/g, ".$1").split(/[./]/).filter(Boolean);
-  const lines = text.split("\n");
-  let best = 0;
-  let start = 0;
-  let indent = -1;
-  for (const part of parts) {
-    let found = -1;
-    for (let i = start; i < lines.length; i++) {
-      const line = lines[i];
-      if (!line.trim() || line.trim().startsWith("#")) continue;
-      const lineIndent = line.length - line.trimStart().length;
-      if (i > start && lineIndent <= indent) break;
-      const key = new RegExp(`(^|[{,\\s-])["']?${part.replace(/[-]/g, "\\-")}["']?\\s*:`);
-      if (key.test(line)) {
-        found = i;
-        indent = lineIndent;
-        break;
-      }
-    }
-    if (found < 0) break;
-    best = found + 1;
-    start = found;
-  }
-  return best || 1;
-}
