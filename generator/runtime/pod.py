@@ -103,7 +103,7 @@ class Pod:
             self._terminating(now)
         elif self.proc is None:
             if now >= self.next_start:
-                self._start(now)
+                self._try_start(now)
         elif self.proc.poll() is not None:
             self._exited(now, f"exited with code {self.proc.returncode}")
         else:
@@ -146,6 +146,16 @@ class Pod:
         if now >= self.term["deadline"]:
             sandbox.kill_group(self.proc.pid, signal.SIGKILL)
             self.message = f"killed after the {self.spec.grace:g}s grace period"
+
+    def _try_start(self, now: float) -> None:
+        """A start that fails (a limit the machine refuses, a full disk) backs off like a crash."""
+        try:
+            self._start(now)
+        except (OSError, ValueError) as exc:
+            if self.proc is not None:
+                sandbox.kill_group(self.proc.pid, signal.SIGKILL)
+            self.started_at = now
+            self._exited(now, f"could not start: {exc}")
 
     def _start(self, now: float) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,16 @@ class PodSpec:
 
 
 def extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
+    """Admission validated the schemas first; a shape error here still becomes a message, never a crash."""
+    try:
+        return _extract(key, objects)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        if isinstance(exc, PodSpecError):
+            raise
+        raise PodSpecError(f"the Deployment is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
     deployments = [o for o in objects if o.get("kind") == "Deployment"]
     if len(deployments) != 1:
         raise PodSpecError(f"expected one Deployment in the rendered objects, found {len(deployments)}")

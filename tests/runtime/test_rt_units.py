@@ -21,11 +21,19 @@ from generator.runtime.podspec import PodSpecError, extract, local_path
 from generator.runtime.signals import SignalTail
 from generator.runtime.status import read_status, write_status
 from tests.runtime.rt_helpers import deploy
+from tests.support import AUTHOR
 
 
 @pytest.fixture
 def objects(fleet: Fleet, tmp_path: Path) -> list[dict]:
     deploy(fleet, tmp_path / "specs", "alpha")
+    return actions.rendered_objects(fleet, PurePosixPath("strategies/alice/alpha"), "main")
+
+
+@pytest.fixture(scope="module")
+def objects_once(tmp_path_factory) -> list[dict]:
+    fleet = actions.init(tmp_path_factory.mktemp("once") / "fleet", "local", AUTHOR)
+    deploy(fleet, tmp_path_factory.mktemp("specs"), "alpha")
     return actions.rendered_objects(fleet, PurePosixPath("strategies/alice/alpha"), "main")
 
 
@@ -168,3 +176,59 @@ def test_socket_paths_fit_the_unix_limit(tmp_path: Path) -> None:
     paths = RuntimePaths.of(deep)
     assert len(str(paths.http_socket("a" * 63 + "/" + "b" * 63))) < 100
     assert len(paths.feed_endpoint) < 100
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = [
+    ("spec",),
+    ("spec", "template"),
+    ("spec", "template", "spec"),
+    ("spec", "template", "spec", "containers"),
+    ("spec", "template", "spec", "volumes"),
+    ("spec", "template", "spec", "terminationGracePeriodSeconds"),
+]
+
+
+@given(
+    st.sampled_from(_FIELDS),
+    _JSON,
+    st.sampled_from(["image", "command", "args", "env", "resources", "volumeMounts", "livenessProbe"]),
+    _JSON,
+)
+def test_extract_of_hand_edited_objects_fails_only_with_a_message(
+    objects_once, path, value, field, container_value
+) -> None:
+    objects = copy.deepcopy(objects_once)
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container[field] = container_value
+    node = deployment
+    for part in path[:-1]:
+        node = node[part] if isinstance(node, dict) and isinstance(node.get(part), dict) else {}
+    node[path[-1]] = value
+    try:
+        extract("alice/alpha", objects)
+    except PodSpecError as exc:
+        assert str(exc)
+
+
+def test_a_start_the_machine_refuses_backs_off_like_a_crash(objects: list[dict], fleet: Fleet) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generator.runtime import sandbox
+    from generator.runtime.pod import Pod
+
+    objects = copy.deepcopy(objects)
+    container = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["limits"]["memory"] = "0"
+    paths = RuntimePaths.of(fleet.path)
+    paths.create()
+    with ThreadPoolExecutor(1) as pool:
+        pod = Pod(extract("alice/alpha", objects), "rev", paths, sandbox.Isolation(None, False), pool, Backoff(1))
+        pod.tick(100.0)
+    assert pod.state == "CrashLoopBackOff" and pod.proc is None
+    assert "could not start: memory must be > 0" in pod.message and pod.next_start == 101.0
