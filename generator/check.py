@@ -33,6 +33,18 @@ from .yamlio import load_all, load_one
 _SCANNED = ("clusters", "infrastructure", "policies", STRATEGIES_DIR)
 _DEFAULT_PATHS = ["infrastructure", "policies", STRATEGIES_DIR]
 _PLAIN_KUSTOMIZATION = {"apiVersion", "kind", "namespace", "resources"}
+_CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "StorageClass",
+    "PersistentVolume",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingPolicy",
+}
 
 
 @dataclass(frozen=True)
@@ -244,7 +256,8 @@ class _Checker:
                 self._add("build", kust_rel, "", f"resource {entry!r} does not exist")
         if isinstance(kust.get("namespace"), str):
             for item in out:
-                item.obj.setdefault("metadata", {})["namespace"] = kust["namespace"]
+                if item.obj.get("kind") not in _CLUSTER_SCOPED:  # kustomize leaves those without a namespace
+                    item.obj.setdefault("metadata", {})["namespace"] = kust["namespace"]
         return out
 
     # --- schemas and policies -----------------------------------------------------------
