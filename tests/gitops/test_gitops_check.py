@@ -176,3 +176,13 @@ def _canonical(obj: dict) -> str:
 
 def _kubectl_kustomize(folder: Path) -> str:
     return subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True).stdout
+
+
+def test_cli_json_findings(repo: Path):
+    _edit(repo / "strategies/alice/one/helmrelease.yaml", "mode: enabled", "mode: sometimes")
+    code, out = run("check", str(repo), "--json")
+    data = json.loads(out[: out.rindex("}") + 1])
+    assert code == 1 and data["ok"] is False
+    assert [(f["stage"], f["file"], f["object"]) for f in data["findings"]] == [
+        ("flux", "strategies/alice/one/helmrelease.yaml", "HelmRelease/alice/one")
+    ]
