@@ -92,8 +92,11 @@ class Fleet:
     def _finish_interrupted_sync(self) -> None:
         if not self._journal.exists():
             return
-        old, new, *folders = self._journal.read_text().split()
-        self._sync_worktree(old, new, folders)
+        parts = self._journal.read_text().split()  # [old, new, folders...]
+        branch = self._checked_out_branch()
+        if len(parts) >= 2 and branch:  # killed before or after the ref moved: sync to where the branch is now
+            self._sync_worktree(parts[0], self.head(branch) or parts[1], parts[2:])
+        self._journal.unlink(missing_ok=True)
 
     # --- reading -------------------------------------------------------------
 
@@ -223,7 +226,9 @@ class Fleet:
     def _publish(self, branch: str, old: str, new: str, folders: list[str]) -> None:
         checked_out = self._checked_out_branch() == branch
         if checked_out:
-            self._journal.write_text(" ".join([old, new, *folders]))
+            staged = self._journal.with_suffix(".tmp")  # whole or absent after a kill, never torn
+            staged.write_text(" ".join([old, new, *folders]))
+            os.replace(staged, self._journal)
         try:
             self.repo.git.update_ref(f"refs/heads/{branch}", new, old)
         except git.GitCommandError:

@@ -18,6 +18,7 @@ from ..render import STRATEGIES_DIR
 
 log = logging.getLogger("stratops.service")
 STALE_LOCK_WAIT_S = 2.0
+SYNC_JOURNAL = "stratops-sync"  # written by Fleet before it moves a checked-out branch
 
 
 def recover(repo: Path) -> list[str]:
@@ -34,7 +35,9 @@ def recover(repo: Path) -> list[str]:
         if index_lock.exists():
             index_lock.unlink(missing_ok=True)
             done.append("removed a stale .git/index.lock")
-    with fleet.lock():  # finishes a journaled work-tree sync
+    if (git_dir / SYNC_JOURNAL).exists():
+        done.append("finished a work-tree sync cut short by a kill")
+    with fleet.lock():  # replays the journal
         if fleet.repo.head.is_detached or fleet.repo.active_branch.name != MAIN_BRANCH:
             return done
         dirty = fleet.repo.git.status("--porcelain", "--untracked-files=all", "--", STRATEGIES_DIR)
