@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ CONTRACT_ENV = {  # container path (docs/internals.md) -> the executor's overrid
     "/var/lib/stratops/state": "STRATOPS_STATE_DIR",
     "/tmp": "TMPDIR",
 }
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class PodSpecError(ValueError):
@@ -145,11 +147,12 @@ def _probe(raw: dict[str, Any] | None) -> Probe | None:
 
 
 def _volume(raw: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> Volume:
-    name = str(raw.get("name"))
+    name = _label(raw.get("name"), "volume name")
     if "emptyDir" in raw:
         return Volume("emptyDir", name)
     if "persistentVolumeClaim" in raw:
-        return Volume("persistentVolumeClaim", name, claim=str(raw["persistentVolumeClaim"].get("claimName", name)))
+        claim = _label(raw["persistentVolumeClaim"].get("claimName", name), f"volume {name!r}: claimName")
+        return Volume("persistentVolumeClaim", name, claim=claim)
     if "configMap" in raw:
         ref = raw["configMap"].get("name")
         if ref not in config_maps:
@@ -159,11 +162,18 @@ def _volume(raw: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> Volu
         data |= {k: base64.b64decode(v) for k, v in (cm.get("binaryData") or {}).items()}
         items = raw["configMap"].get("items")
         files = {str(i["path"]): data[i["key"]] for i in items if i.get("key") in data} if items else data
-        for path in files:
-            if path.startswith("/") or ".." in path.split("/"):
+        for path in files:  # they become file names below the volume's folder
+            if path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
                 raise PodSpecError(f"volume {name!r}: item path {path!r} leaves the volume")
         return Volume("configMap", name, files)
     raise PodSpecError(f"volume {name!r}: only configMap, emptyDir and persistentVolumeClaim are supported locally")
+
+
+def _label(value: Any, what: str) -> str:
+    """Volume and claim names name local folders: only DNS-1123 labels, as Kubernetes requires."""
+    if not isinstance(value, str) or not _LABEL.match(value):
+        raise PodSpecError(f"{what} {value!r} is not a DNS-1123 label")
+    return value
 
 
 def _mounted_data(mounts: dict[str, Volume]) -> dict[str, dict[str, str]]:

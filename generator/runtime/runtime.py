@@ -280,8 +280,12 @@ class Runtime:
         if slot.pod is None and slot.next is not None:
             spec, revision = slot.next
             slot.next = None
-            slot.pod = Pod(spec, revision, self.paths, self.isolation, self.pool, self.backoff)
-            slot.pod.tick(now)
+            try:
+                slot.pod = Pod(spec, revision, self.paths, self.isolation, self.pool, self.backoff)
+            except OSError as exc:  # its volumes could not be written (disk full, permissions)
+                slot.error = f"cannot prepare the pod's volumes: {exc}"
+            else:
+                slot.pod.tick(now)
         if slot.removed and slot.pod is None:
             del self.slots[slot.key]
             self.say(f"{slot.key}: stopped")

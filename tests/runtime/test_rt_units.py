@@ -78,12 +78,27 @@ def test_extract_refuses_what_it_cannot_run_faithfully(objects: list[dict], edit
         extract("alice/alpha", objects)
 
 
-def test_configmap_item_paths_cannot_leave_the_volume(objects: list[dict]) -> None:
+@pytest.mark.parametrize("path", ["../../escape.py", "/etc/passwd", "a//b", ".", "", "a/./b"])
+def test_configmap_item_paths_cannot_leave_the_volume(objects: list[dict], path: str) -> None:
     objects = copy.deepcopy(objects)
     pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     code = next(v for v in pod["volumes"] if v["name"] == "code")
-    code["configMap"]["items"][0]["path"] = "../../escape.py"
+    code["configMap"]["items"][0]["path"] = path
     with pytest.raises(PodSpecError, match="leaves the volume"):
+        extract("alice/alpha", objects)
+
+
+@pytest.mark.parametrize("name", ["../up", "a/b", "Caps", "", 7])
+def test_volume_and_claim_names_are_labels(objects: list[dict], name) -> None:
+    objects = copy.deepcopy(objects)
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    state = next(v for v in pod["volumes"] if v["name"] == "state")
+    state.pop("emptyDir")
+    state["persistentVolumeClaim"] = {"claimName": name}
+    with pytest.raises(PodSpecError, match="claimName"):
+        extract("alice/alpha", objects)
+    state["name"] = name
+    with pytest.raises(PodSpecError, match="volume name"):
         extract("alice/alpha", objects)
 
 
