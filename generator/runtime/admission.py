@@ -93,6 +93,8 @@ class Admission:
             policies = fleet_policies(self.fleet, commit)
         except UserError as exc:
             policies, policy_error = None, exc.render()
+        except Exception as exc:  # hand-edited policies/ the engine cannot load: refuse every folder, keep running
+            policies, policy_error = None, f"the fleet's policies/ cannot be loaded: {type(exc).__name__}: {exc}"
         else:
             policy_error = ""
         locked = _LockedPolicies(policies) if policies is not None else None

@@ -91,3 +91,14 @@ def test_new_folder_that_cannot_render_is_invalid_and_never_started(one: Fleet, 
     assert broken["state"] == "Invalid" and broken["pid"] is None
     assert "helmrelease.yaml" in broken["message"]
     assert row(status, "alice/alpha")["state"] == "Running"
+
+
+def test_broken_policies_refuse_changes_and_keep_what_runs(one: Fleet, up: Up, tmp_path: Path) -> None:
+    repo = one.path
+    pid = row(wait_for(repo, running("alice/alpha")), "alice/alpha")["pid"]
+    policy = next((repo / "policies").rglob("*.yaml"))
+    policy.write_text("kind: [unclosed\n")
+    git(repo, "commit", "-qam", "hand edit: a broken policy")
+    status = wait_for(repo, lambda s: row(s, "alice/alpha")["state"] == "Invalid", what="alpha Invalid")
+    assert "policies" in row(status, "alice/alpha")["message"]
+    assert row(status, "alice/alpha")["pid"] == pid and alive(pid)
