@@ -18,7 +18,6 @@ Environment: STRATOPS_ADMIN_TOKEN (a plain token) and STRATOPS_TENANT_TOKENS
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -58,7 +57,7 @@ class Principal:
         return "admin" if self.admin else str(self.tenant)
 
     def may_act_for(self, tenant: str) -> bool:
-        return self.admin or hmac.compare_digest(self.tenant or "", tenant)
+        return self.admin or self.tenant == tenant
 
 
 class TokenStore:
