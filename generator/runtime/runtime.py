@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import threading
 import time
@@ -154,6 +155,7 @@ class Runtime:
         self.admission.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.paths.status_file.unlink(missing_ok=True)
+        shutil.rmtree(self.paths.sockets, ignore_errors=True)
         if self.isolation.cgroups:
             self.isolation.cgroups.clear()
         self.say("stopped")

@@ -82,9 +82,11 @@ class Cgroups:
         return pids
 
     def clear(self) -> None:
+        """Remove the (empty) groups of this runtime, its parent group included."""
         for controller in self.controllers:
             for group in self.parents[controller].glob("*/"):
                 _rmdir(group)
+            _rmdir(self.parents[controller])
 
 
 def _read(path: Path) -> str:

@@ -12,6 +12,7 @@ One run on this machine:
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def main() -> None:
         t = time.monotonic()
         thread.join(120)
         print(f"shutdown of {count} executors: {time.monotonic() - t:.1f} s")
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def pods(runtime: Runtime):

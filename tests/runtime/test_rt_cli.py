@@ -61,7 +61,9 @@ def test_status_and_signals_against_a_running_up(fleet: Fleet, tmp_path: Path) -
         assert record["strategy"] == "loud" and record["received_ts"] >= (time.time() - 30) * 1e9
     finally:
         assert up.stop() == 0
-    assert not RuntimePaths.of(fleet.path).status_file.exists()
+    paths = RuntimePaths.of(fleet.path)
+    assert not paths.status_file.exists() and not paths.sockets.exists()
+    assert not Path("/sys/fs/cgroup/cpu/stratops", paths.ident).exists()
 
 
 def test_status_without_a_running_up_is_a_user_error(fleet: Fleet, tmp_path: Path) -> None:
