@@ -126,3 +126,15 @@ def sink_command(bind: str, out: Path | None, follow: bool) -> None:
 
 
 commands = [feed_command, sink_command]
+
+
+@click.group()
+def services() -> None:
+    """The market feed and the signal sink, as the executor image runs them (`stratops feed|sink`)."""
+
+
+for _command in commands:
+    services.add_command(_command)
+
+if __name__ == "__main__":
+    services()
