@@ -14,22 +14,9 @@ from typing import Any
 
 from executor.feed import load_records, sample_path
 
-try:
-    from ..runtime.status import read_status
-except ImportError:  # the runtime package is optional for the service: read the file per the contract
-    import time
+from ..runtime.paths import RuntimePaths
+from ..runtime.status import read_status
 
-    def read_status(repo_path: Path | str) -> dict[str, Any] | None:
-        path = Path(repo_path) / ".git" / "stratops-runtime" / "status.json"
-        try:
-            status = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        fresh = isinstance(status, dict) and time.time() - float(status.get("updated", 0) or 0) <= 10.0
-        return status if fresh else None
-
-
-RUNTIME_DIR = Path(".git") / "stratops-runtime"
 _TAIL_BLOCK = 64 * 1024
 _TAIL_MAX_SCAN = 16 * 1024 * 1024
 
@@ -51,7 +38,7 @@ def local_statuses(repo: Path) -> dict[str, dict[str, Any]]:
 
 def signals(repo: Path, tenant: str, name: str, limit: int) -> list[dict[str, Any]]:
     """The last `limit` signals of one strategy, newest last (reads the file from its end)."""
-    path = repo / RUNTIME_DIR / "signals.ndjson"
+    path = RuntimePaths.of(repo).signals_file
     try:
         handle = path.open("rb")
     except OSError:
