@@ -24,7 +24,7 @@ from .fleet import Fleet
 from .kustomize import KUSTOMIZATION_FILE
 from .policy import PolicySet, load_policies
 from .policy.model import PolicyError
-from .preflight import check_folder
+from .preflight import Findings, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR
 from .spec import quantity
 from .tenants import MAX_STRATEGIES, TENANT_LABEL, cpu_text, memory_text
@@ -64,21 +64,9 @@ class Finding:
 
 
 @dataclass
-class Report:
+class Report(Findings):
     findings: list[Finding] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)  # the folders and files looked at
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass

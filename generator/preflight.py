@@ -34,10 +34,10 @@ class Finding:
 
 
 @dataclass
-class Report:
-    findings: list[Finding] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    rendered: Rendered | None = None
+class Findings:
+    """A list of findings, any of them an error or a warning; `ok` when none is an error."""
+
+    findings: list = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -50,6 +50,13 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass
+class Report(Findings):
+    findings: list[Finding] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    rendered: Rendered | None = None
 
     def raise_for_errors(self, subject: str) -> None:
         if self.errors:

@@ -43,11 +43,11 @@ def write_spec(
     return spec
 
 
-def repo_fingerprint(path: Path) -> str:
-    """Every byte of the work tree and of .git (minus caches and the lock file): 'untouched' means equal."""
+def repo_fingerprint(path: Path, ignore: tuple[str, ...] = ("stratops-cache",)) -> str:
+    """Every byte of the work tree and of .git (minus `ignore`d folders and the lock file): 'untouched' means equal."""
     h = hashlib.sha256()
     for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d != "stratops-cache")
+        dirs[:] = sorted(d for d in dirs if d not in ignore)
         for name in sorted(files):
             if name == "stratops.lock":
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import subprocess
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import MOMENTUM
+from tests.support import MOMENTUM, repo_fingerprint
 
 ADMIN = "admin-token-0123456789"
 TENANTS = ("alice", "bob")
@@ -92,12 +91,4 @@ def start_server(repo: Path, tokens_file: Path, port: int, log: Path) -> subproc
 
 def repo_state(path: Path) -> str:
     """tests.support.repo_fingerprint minus the service's own state (.git/stratops-service)."""
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in ("stratops-cache", "stratops-service"))
-        for name in sorted(files):
-            if name == "stratops.lock":
-                continue
-            file = Path(root, name)
-            h.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
-    return h.hexdigest()
+    return repo_fingerprint(path, ignore=("stratops-cache", "stratops-service"))
