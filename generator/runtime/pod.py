@@ -25,7 +25,7 @@ from executor.sandbox import Limits
 
 from . import metrics, probes, sandbox
 from .paths import RuntimePaths
-from .podspec import CONTRACT_ENV, PodSpec, Probe, local_path
+from .podspec import CONTRACT_ENV, PodSpec, Probe, local_argv
 
 SCRAPE_SECONDS = 2.0
 LOG_KEEP_BYTES = 4 * 1024 * 1024
@@ -171,7 +171,7 @@ class Pod:
             "STRATOPS_SINK_ENDPOINT": self.paths.sink_endpoint,
             "STRATOPS_HTTP_SOCKET": self.socket,
         }
-        argv = [local_path(a, mounts) for a in self.spec.argv]
+        argv = local_argv(self.spec.argv, mounts)
         config = self.isolation.launch_config(self.spec.key, limits, argv, env, self.dir)
         self._trim_log()
         Path(self.socket).unlink(missing_ok=True)  # left by the previous run; the executor may not remove it

@@ -180,6 +180,11 @@ def _mounted_data(mounts: dict[str, Volume]) -> dict[str, dict[str, str]]:
     return {p: {k: hashlib.sha256(v).hexdigest() for k, v in vol.files.items()} for p, vol in mounts.items()}
 
 
+def local_argv(argv: list[str], mounts: dict[str, str]) -> list[str]:
+    """The command to run here: argv[0] is already the local Python (a host path, even under /tmp)."""
+    return [argv[0], *(local_path(a, mounts) for a in argv[1:])]
+
+
 def local_path(pod_argv_path: str, mounts: dict[str, str]) -> str:
     """A container path -> the local path of the mount that holds it (unchanged when no mount does)."""
     for mount, local in sorted(mounts.items(), key=lambda m: -len(m[0])):

@@ -17,7 +17,7 @@ from generator.fleet import Fleet
 from generator.runtime import metrics
 from generator.runtime.paths import RuntimePaths
 from generator.runtime.pod import Backoff
-from generator.runtime.podspec import PodSpecError, extract, local_path
+from generator.runtime.podspec import PodSpecError, extract, local_argv, local_path
 from generator.runtime.signals import SignalTail
 from generator.runtime.status import read_status, write_status
 from tests.runtime.rt_helpers import deploy
@@ -108,6 +108,19 @@ def test_local_path_maps_the_longest_mount() -> None:
     assert local_path("/etc/hosts", mounts) == "/l/etc/hosts"
     assert local_path("/etcx", mounts) == "/etcx"
     assert local_path("--config", mounts) == "--config"
+
+
+def test_local_interpreter_is_kept_even_under_a_mounted_path() -> None:
+    """A checkout under /tmp puts the venv's Python there; only the container's arguments are mapped."""
+    mounts = {"/tmp": "/l/tmp", "/etc/stratops": "/l/config"}
+    argv = ["/tmp/checkout/.venv/bin/python3", "-m", "executor", "--config", "/etc/stratops/executor.json"]
+    assert local_argv(argv, mounts) == [
+        "/tmp/checkout/.venv/bin/python3",
+        "-m",
+        "executor",
+        "--config",
+        "/l/config/executor.json",
+    ]
 
 
 def test_backoff_doubles_from_the_base_to_a_cap() -> None:
