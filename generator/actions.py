@@ -180,11 +180,13 @@ def _commit_checked(
 ) -> Outcome:
     """Preflight `files` for `folder` (None removes it), commit them, push; refuse on any error finding."""
     for _ in range(3):
-        basis = _basis(fleet)
+        basis, seen = _basis(fleet), fleet.head()
         report = check_change(fleet, folder, files, tenant) if files is not None else None
         with fleet.lock():
             if _basis(fleet) != basis:
                 continue  # chart or policies changed under us: check again against the new ones
+            if files is not None and fleet.head() != seen:
+                _check_quota(fleet, folder, files, tenant)  # another writer may have used the quota meanwhile
             sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
         outcome = Outcome(
             "",
@@ -205,12 +207,18 @@ def check_change(
     """The preflight of a folder plus the tenant's quota, against revision `rev`; raises on any error."""
     report = preflight(fleet, folder, files, tenant, rev)
     report.raise_for_errors(f"{tenant}/{folder.name}")
+    _check_quota(fleet, folder, files, tenant, rev)
+    return report
+
+
+def _check_quota(
+    fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str, rev: str = MAIN_BRANCH
+) -> None:
     strategy = strategy_of_folder(files, str(folder)) if SPEC_FILE in files else None
     resources = {"cpu": strategy.cpu, "memory": strategy.memory} if strategy else {}
     problems = quota_problems(fleet, tenant, folder.name, resources, rev)
     if problems:
         raise UserError(f"{tenant}/{folder.name} would exceed the quota of tenant {tenant}", problems)
-    return report
 
 
 def push_outcome(fleet: Fleet, outcome: Outcome, push: bool = True, rebase: bool = True) -> Outcome:

@@ -75,7 +75,7 @@ class Service:
         """Queue a change for the writer; with an Idempotency-Key, store the answer or replay a stored one."""
         key = request.headers.get("idempotency-key")
         if key is None:
-            return JSONResponse(await self.queue.run(job))
+            return JSONResponse(await self.queue.run(job, request.path_params.get("tenant", "")))
         IdempotencyStore.check_key(key)
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path}?{request.url.query}\0".encode() + body
@@ -90,7 +90,7 @@ class Service:
             return result
 
         try:
-            return JSONResponse(await self.queue.run(recorded))
+            return JSONResponse(await self.queue.run(recorded, request.path_params.get("tenant", "")))
         except BaseException:
             self.idempotency.abandon(who.name, key)
             raise

@@ -1,15 +1,21 @@
-"""The commit queue: one writer thread per fleet repo applies queued changes in order.
+"""The commit queue: queued changes are applied in order, one commit at a time.
 
-Handlers parse and authorize a request, then hand the change to the writer and await
-its result. The writer owns its own Fleet (gitpython objects are not shared between
-threads); a response is sent only after the branch ref has moved, so every 2xx is in git.
+Handlers parse and authorize a request, then hand the change to a lane and await its
+result. A lane is a thread with its own Fleet (gitpython objects are not shared between
+threads); the changes of one tenant always go to the same lane, so they apply in the
+order they came and the tenant's limits are counted exactly. Lanes run the preflight
+(helm, schemas, policies) side by side, while the fleet's lock lets one commit at a time
+move the branch. A response is sent only after the branch ref has moved, so every 2xx is
+in git.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -24,40 +30,47 @@ _STOP = object()
 
 
 class CommitQueue:
-    def __init__(self, repo: Path, max_pending: int = 1000):
+    def __init__(self, repo: Path, max_pending: int = 1000, lanes: int = os.cpu_count() or 1):
         self._repo = repo
-        self._jobs: queue.Queue[Any] = queue.Queue(max_pending)
-        self._thread = threading.Thread(target=self._run, name="stratops-commit-writer", daemon=True)
-        self._thread.start()
+        self._max_pending = max_pending
+        self._lanes: list[queue.Queue[Any]] = [queue.Queue() for _ in range(lanes)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(jobs,), name=f"stratops-commit-lane-{n}", daemon=True)
+            for n, jobs in enumerate(self._lanes)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def depth(self) -> int:
-        return self._jobs.qsize()
+        return sum(jobs.qsize() for jobs in self._lanes)
 
-    def submit(self, job: Callable[[Fleet], T]) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            self._jobs.put_nowait((job, future))
-        except queue.Full:
+    def submit(self, job: Callable[[Fleet], T], key: str = "") -> Future[T]:
+        """Queue `job`; jobs with the same key (a tenant) run one after another, in the order they came."""
+        if self.depth >= self._max_pending:
             raise ApiError(
                 429,
                 "the commit queue is full",
-                errors=[Problem("service", f"{self._jobs.maxsize} changes are waiting", "retry in a few seconds")],
+                errors=[Problem("service", f"{self._max_pending} changes are waiting", "retry in a few seconds")],
                 headers={"Retry-After": "5"},
-            ) from None
+            )
+        future: Future[T] = Future()
+        self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].put((job, future))
         return future
 
-    async def run(self, job: Callable[[Fleet], T]) -> T:
-        return await asyncio.wrap_future(self.submit(job))
+    async def run(self, job: Callable[[Fleet], T], key: str = "") -> T:
+        return await asyncio.wrap_future(self.submit(job, key))
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish the queued changes, then stop the writer."""
-        self._jobs.put(_STOP)
-        self._thread.join(timeout)
+        """Finish the queued changes, then stop the lanes."""
+        for jobs in self._lanes:
+            jobs.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _run(self) -> None:
+    def _run(self, jobs: queue.Queue[Any]) -> None:
         fleet = Fleet(self._repo)
-        while (item := self._jobs.get()) is not _STOP:
+        while (item := jobs.get()) is not _STOP:
             job, future = item
             if not future.set_running_or_notify_cancel():
                 continue
