@@ -38,6 +38,7 @@ class Demo:
         self.outcomes: list[tuple[str, bool]] = []
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        self.specs = tempfile.TemporaryDirectory(prefix="stratops-demo-specs-")  # the edited variants
         self.runtime: Runtime | None = None
 
     # --- output -----------------------------------------------------------------------
@@ -170,7 +171,7 @@ class Demo:
 
     def _variant(self, name: str, spec_edit, code_edit=None) -> Path:
         source = EXAMPLES / name
-        target = Path(tempfile.mkdtemp(prefix=f"stratops-demo-{name}-"))
+        target = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.specs.name))
         for file in source.iterdir():
             text = file.read_text()
             if file.name == "strategy.yaml" and spec_edit:
@@ -214,5 +215,6 @@ def run_demo(directory: Path | None, backoff: float) -> int:
             demo.thread.join(timeout=90)
         return 130
     finally:
+        demo.specs.cleanup()
         if temporary:
             shutil.rmtree(repo.parent, ignore_errors=True)

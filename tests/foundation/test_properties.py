@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import actions, kubeschema
 from generator.errors import UserError
+from generator.fleet import Fleet
 from generator.render import folder_files
 from generator.spec import strategy_from_document
 from generator.tenants import default_namespace, fleet_policies
@@ -61,20 +62,16 @@ def valid_documents(draw) -> dict:
     }
 
 
-_FLEET = {}
-
-
-def shared_fleet():
-    """One fleet repo for all examples: hypothesis runs examples in one test function call."""
-    if "fleet" not in _FLEET:
-        _FLEET["fleet"] = actions.init(Path(tempfile.mkdtemp()) / "fleet", "local", AUTHOR)
-    return _FLEET["fleet"]
+@pytest.fixture(scope="module")
+def shared_fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    """One fleet repo for all examples: hypothesis runs every example in one call of the test function."""
+    return actions.init(tmp_path_factory.mktemp("properties") / "fleet", "local", AUTHOR)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_documents())
-def test_accepted_specs_render_to_valid_policy_clean_objects(doc):
-    fleet = shared_fleet()
+def test_accepted_specs_render_to_valid_policy_clean_objects(shared_fleet: Fleet, doc):
+    fleet = shared_fleet
     strategy = strategy_from_document(doc)
     folder = f"strategies/{strategy.tenant}/{strategy.name}"
     report = actions.preflight(fleet, Path(folder), folder_files(strategy), strategy.tenant)
@@ -103,11 +100,11 @@ mutations = st.sampled_from(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_documents(), mutations, st.data())
-def test_rejected_specs_leave_the_repo_byte_identical(doc, mutation, data):
+def test_rejected_specs_leave_the_repo_byte_identical(shared_fleet: Fleet, doc, mutation, data):
     section, key, values = mutation
     doc[section][key] = data.draw(values)
-    fleet = shared_fleet()
-    spec_file = Path(tempfile.mkdtemp()) / "spec.yaml"
+    fleet = shared_fleet
+    spec_file = shared_fleet.path.parent / "spec.yaml"  # outside the repo, overwritten by each example
     spec_file.write_text(yaml.safe_dump(doc, allow_unicode=True))
     before = repo_fingerprint(fleet.path)
     try:
