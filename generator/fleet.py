@@ -238,6 +238,9 @@ class Fleet:
             ) from None
         if checked_out:
             self._sync_worktree(old, new, folders)
+        # Objects are written loose, bypassing `git commit`, so ask for git's own housekeeping as it
+        # would: a no-op until thousands of loose objects pile up, then a pack built in the background.
+        subprocess.run(["git", "gc", "--auto", "--quiet"], cwd=self.repo.git_dir, check=False, capture_output=True)
 
     def _checked_out_branch(self) -> str | None:
         if self.repo.bare:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import git
@@ -166,3 +167,28 @@ def test_list_shows_deployed_strategies(fleet: Fleet, spec_dir: Path):
     rows = actions.list_strategies(fleet)
     assert [(r["tenant"], r["name"]) for r in rows] == [("alice", "momentum-btc"), ("bob", "mean-rev")]
     assert actions.list_strategies(fleet, tenant="bob")[0]["class"] == "Momentum"
+
+
+def test_commits_trigger_gits_own_housekeeping(fleet: Fleet, spec_dir: Path):
+    """Objects are written loose; like `git commit`, each commit asks `git gc --auto` to pack them when due."""
+    fleet.repo.git.config("gc.auto", "1")  # git samples objects/17/: more than 1 loose object there makes gc due
+    fleet.repo.git.config("gc.autoDetach", "false")  # synchronous, so the test can look
+    for n, blob in enumerate(_blobs_with_prefix("17", 2)):
+        (spec_dir / f"filler-{n}").parent.mkdir(parents=True, exist_ok=True)
+        (spec_dir / f"filler-{n}").write_bytes(blob)
+        fleet.repo.git.hash_object("-w", str(spec_dir / f"filler-{n}"))
+    actions.deploy(fleet, actions.load_strategy(fleet, write_spec(spec_dir)), AUTHOR)
+    counts = dict(line.split(": ") for line in fleet.repo.git.count_objects("-v").splitlines())
+    # everything reachable is packed; only the two unreachable fillers stay loose (git keeps them two weeks)
+    assert counts["count"] == "2" and int(counts["packs"]) >= 1 and int(counts["in-pack"]) > 0, counts
+    assert "error" not in fleet.repo.git.fsck("--strict") and fleet.repo.git.status("--porcelain") == ""
+
+
+def _blobs_with_prefix(prefix: str, count: int) -> list[bytes]:
+    blobs, n = [], 0
+    while len(blobs) < count:
+        data = f"filler {n}\n".encode()
+        if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest().startswith(prefix):
+            blobs.append(data)
+        n += 1
+    return blobs
