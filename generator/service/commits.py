@@ -30,7 +30,7 @@ _STOP = object()
 
 
 class CommitQueue:
-    def __init__(self, repo: Path, max_pending: int = 1000, lanes: int = os.cpu_count() or 1):
+    def __init__(self, repo: Path, max_pending: int = 1000, lanes: int = min(8, os.cpu_count() or 1)):
         self._repo = repo
         self._max_pending = max_pending
         self._lanes: list[queue.Queue[Any]] = [queue.Queue() for _ in range(lanes)]
