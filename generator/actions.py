@@ -8,7 +8,6 @@ still the ones on the branch.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,11 +22,9 @@ from .fleet import MAIN_BRANCH, Change, Fleet
 from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
-from .spec import UNCAPPED, Caps, Strategy, load_spec, strategy_from_document
+from .spec import UNCAPPED, Caps, Strategy, is_dns_label, load_spec, strategy_from_document
 from .tenants import fleet_policies, quota_problems, tenant_caps, tenant_namespace
 from .yamlio import load_one
-
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass
@@ -59,7 +56,7 @@ def parse_key(key: str) -> tuple[str, str]:
 
 
 def check_label(value: str, what: str) -> str:
-    if not _LABEL.match(value or ""):
+    if not is_dns_label(value):
         raise UserError(
             f"invalid {what}",
             [
@@ -87,7 +84,7 @@ def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
         if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict)
         else None
     )
-    caps = tenant_caps(fleet, tenant) if isinstance(tenant, str) and _LABEL.match(tenant) else Caps()
+    caps = tenant_caps(fleet, tenant) if is_dns_label(tenant) else Caps()
     return strategy_from_document(doc, str(spec_path), spec_path.parent, caps)
 
 

@@ -22,14 +22,13 @@ from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Fleet
 from .preflight import Report
 from .render import SPEC_FILE, strategy_dir
+from .spec import DNS_LABEL
 
 if TYPE_CHECKING:
     from .actions import Outcome
 
 REVIEW_PREFIX = "review/"
-_BRANCH = re.compile(
-    r"^review/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/([0-9a-f]{12})$"
-)
+_BRANCH = re.compile(rf"^review/({DNS_LABEL})/({DNS_LABEL})/([0-9a-f]{{12}})$")
 
 
 @dataclass

@@ -11,6 +11,7 @@ import ast
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -23,6 +24,14 @@ from kubernetes.utils import parse_quantity
 from .assets import SPEC_SCHEMA
 from .errors import Problem, UserError
 from .yamlio import load_one
+
+# A DNS-1123 label: tenant, strategy and Kubernetes object names, and the folders named after them.
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+
+
+def is_dns_label(value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(DNS_LABEL, value) is not None
+
 
 MAX_CODE_BYTES = 512 * 1024
 MAX_PARAMS_BYTES = 64 * 1024

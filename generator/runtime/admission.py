@@ -9,7 +9,6 @@ chart, the policies or its tenant's namespace changed.
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,10 +22,9 @@ from ..errors import UserError
 from ..fleet import Fleet
 from ..preflight import check_folder
 from ..render import STRATEGIES_DIR
+from ..spec import is_dns_label
 from ..tenants import fleet_policies, namespace_path, tenant_namespace
 from .podspec import PodSpec, PodSpecError, extract
-
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class Admission:
             policy_error = ""
         locked = _LockedPolicies(policies) if policies is not None else None
         for folder in missing:
-            if not all(_LABEL.match(part) for part in folder.path.parts[1:]):
+            if not all(is_dns_label(part) for part in folder.path.parts[1:]):
                 jobs[folder.key] = _done(Verdict(folder.key, None, "folder names must be DNS-1123 labels"))
                 continue
             files = self.fleet.read_folder(folder.path, commit) or {}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..spec import is_dns_label
 
 EXECUTOR_IMAGE = "ghcr.io/stratops/executor"
 ENTRYPOINT = ["python", "-m", "executor"]
@@ -22,7 +23,6 @@ CONTRACT_ENV = {  # container path (docs/internals.md) -> the executor's overrid
     "/var/lib/stratops/state": "STRATOPS_STATE_DIR",
     "/tmp": "TMPDIR",
 }
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class PodSpecError(ValueError):
@@ -171,7 +171,7 @@ def _volume(raw: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> Volu
 
 def _label(value: Any, what: str) -> str:
     """Volume and claim names name local folders: only DNS-1123 labels, as Kubernetes requires."""
-    if not isinstance(value, str) or not _LABEL.match(value):
+    if not is_dns_label(value):
         raise PodSpecError(f"{what} {value!r} is not a DNS-1123 label")
     return value
 

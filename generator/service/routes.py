@@ -17,6 +17,7 @@ from ..diff import diff_objects
 from ..errors import Problem, UserError
 from ..fleet import MAIN_BRANCH, Fleet
 from ..render import SPEC_FILE, VALUES_FILE, strategy_dir
+from ..spec import DNS_LABEL
 from ..yamlio import load_one
 from . import observe, payloads
 from .limits import check_quota
@@ -25,7 +26,7 @@ from .tokens import Principal
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="A tenant's or the admin's token.")
-LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+LABEL = f"^{DNS_LABEL}$"
 Tenant = Annotated[str, Path(pattern=LABEL, max_length=63, description="The tenant (a DNS-1123 label)")]
 Name = Annotated[str, Path(pattern=LABEL, max_length=63, description="The strategy (a DNS-1123 label)")]
 _REV = re.compile(r"^(?!-)[A-Za-z0-9._/~^-]{1,120}$")

@@ -30,9 +30,9 @@ from typing import Any
 import yaml
 
 from ..errors import Problem, UserError
+from ..spec import is_dns_label
 from ..yamlio import load_one
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 TOKEN_PREFIX = "sto_"
 
@@ -99,7 +99,7 @@ def load_tokens(path: Path | None, env: Mapping[str, str] = os.environ, base: Li
     if not isinstance(tenants, dict):
         raise _bad(where, "tenants", "must be a map of tenant -> {tokens, limits}")
     for tenant, entry in tenants.items():
-        if not isinstance(tenant, str) or not _LABEL.match(tenant) or not isinstance(entry, dict):
+        if not is_dns_label(tenant) or not isinstance(entry, dict):
             raise _bad(where, f"tenants.{tenant}", "tenant names are DNS-1123 labels mapping to {tokens: [...]}")
         limits[tenant] = _limits(entry, defaults, f"{where}: tenants.{tenant}")
         for digest in _digests(entry, f"{where}: tenants.{tenant}"):
@@ -108,7 +108,7 @@ def load_tokens(path: Path | None, env: Mapping[str, str] = os.environ, base: Li
         principals[token_digest(env["STRATOPS_ADMIN_TOKEN"])] = Principal(None, True, defaults)
     for item in filter(None, env.get("STRATOPS_TENANT_TOKENS", "").split(",")):
         tenant, sep, token = item.strip().partition("=")
-        if not sep or not _LABEL.match(tenant) or not token:
+        if not sep or not is_dns_label(tenant) or not token:
             raise _bad("STRATOPS_TENANT_TOKENS", repr(tenant), "write it as tenant=TOKEN,tenant=TOKEN")
         limits.setdefault(tenant, defaults)
         principals[token_digest(token)] = Principal(tenant, False, limits[tenant])
@@ -156,7 +156,7 @@ def _bad(where: str, field_: str, fix: str) -> UserError:
 def add_token(path: Path, tenant: str | None) -> str:
     """Append a new token for `tenant` (None: admin) to the file; return the plain token (shown once)."""
     doc = _read(path) if path.exists() else {}
-    if tenant is not None and not _LABEL.match(tenant):
+    if tenant is not None and not is_dns_label(tenant):
         raise _bad(str(path), repr(tenant), "tenant names are DNS-1123 labels")
     token = new_token()
     entry = doc.setdefault("admin", {}) if tenant is None else doc.setdefault("tenants", {}).setdefault(tenant, {})
