@@ -15,6 +15,7 @@ ENV_OVERRIDES = {
     "STRATOPS_STATE_DIR": "state_dir",
     "STRATOPS_CODE_DIR": "code_dir",
     "STRATOPS_HTTP_SOCKET": "http_socket",
+    "STRATOPS_HTTP_FD": "http_fd",
 }
 
 
@@ -36,7 +37,8 @@ class ExecutorConfig:
     params: dict[str, Any] = field(default_factory=dict)
     http_port: int = 8080
     http_host: str = "0.0.0.0"
-    http_socket: str | None = None  # serve the probes on this unix socket instead of TCP (local runtime)
+    http_socket: str | None = None  # serve the probes on this unix socket instead of TCP
+    http_fd: int | None = None  # ... or on this listening socket, handed over by the local runtime
     state_dir: Path = Path("/var/lib/stratops/state")
     handler_timeout: float = 5.0
     max_consecutive_errors: int = 10
@@ -91,7 +93,7 @@ def apply_env(cfg: ExecutorConfig, env: dict[str, str] | os._Environ[str]) -> Ex
         value = env.get(var)
         if not value:
             continue
-        if attr == "http_port":
+        if attr in ("http_port", "http_fd"):
             setattr(cfg, attr, int(value))
         elif attr in ("state_dir", "code_dir"):
             setattr(cfg, attr, Path(value))

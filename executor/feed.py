@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -201,6 +202,9 @@ def make_pub_socket(ctx: zmq.Context[Any], endpoint: str, connect: bool, sndhwm:
     sock.setsockopt(zmq.SNDHWM, sndhwm)
     sock.setsockopt(zmq.LINGER, 1000)
     (sock.connect if connect else sock.bind)(endpoint)
+    if not connect and endpoint.startswith("ipc://"):
+        # subscribers may run as another uid; who may connect is decided by who sees the folder
+        os.chmod(endpoint.removeprefix("ipc://"), 0o666)
     return sock
 
 

@@ -62,7 +62,9 @@ class Runner:
     def run(self) -> int:
         self._install_signals()
         cfg = self.cfg
-        self.http = start_http(cfg.http_host, cfg.http_port, self.health, self.metrics, self.drain, cfg.http_socket)
+        self.http = start_http(
+            cfg.http_host, cfg.http_port, self.health, self.metrics, self.drain, cfg.http_socket, cfg.http_fd
+        )
         self._connect()
         self._attach_strategy()
         self.watchdog.start()

@@ -69,20 +69,27 @@ def test_launcher_refuses_to_run_without_its_parent(tmp_path: Path) -> None:
 
 
 def test_running_executor_is_confined(one: Fleet, up: Up) -> None:
+    """Seen from the host: the pod's uid, no capabilities, no_new_privs, seccomp, its cgroups, container paths."""
     repo = one.path
     status = wait_for(repo, running("alice/alpha"))
+    assert status["sandbox"].startswith("sandbox: bubblewrap") and not status["unsandboxed"]
     pid = row(status, "alice/alpha")["pid"]
     pod_dir = RuntimePaths.of(repo).strategy_dir("alice/alpha")
     code = pod_dir / "volumes" / "code"
     assert (code / "momentum.py").stat().st_mode & 0o777 == 0o444 and code.stat().st_mode & 0o777 == 0o555
+    proc = _status_fields(pid)
+    assert proc["Uid"].split() == ["10001"] * 4 and proc["Gid"].split() == ["10001"] * 4
+    assert int(proc["CapEff"], 16) == 0 and int(proc["CapPrm"], 16) == 0
+    assert proc["NoNewPrivs"] == "1" and proc["Seccomp"] == "2"
+    assert proc["NSpid"].split()[-1] == "1"  # PID 1 of its own PID namespace
+    for ns in ("user", "pid", "net", "ipc", "uts", "mnt", "cgroup"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
     environ = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
     )
-    assert environ["STRATOPS_CODE_DIR"] == str(code)
-    assert environ["STRATOPS_FEED_ENDPOINT"].startswith("ipc://")
-    assert environ["TMPDIR"].startswith(str(pod_dir))
+    assert environ["STRATOPS_FEED_ENDPOINT"] == "ipc:///run/stratops/feed/feed.sock"
+    assert environ["HOME"] == environ["TMPDIR"] == "/tmp" and "STRATOPS_HTTP_FD" in environ
     assert not any(k.startswith(("GIT_", "STRATOPS_HELM")) for k in environ)  # up's own environment stays out
-    assert os.getsid(pid) == pid  # its own session and process group
     limits = Path(f"/proc/{pid}/limits").read_text()
     assert "Max address space" in limits and "unlimited" not in _limit_line(limits, "Max address space")
     cgroups = Path(f"/proc/{pid}/cgroup").read_text()
@@ -93,6 +100,13 @@ def test_running_executor_is_confined(one: Fleet, up: Up) -> None:
     elif "cgroup v2" in status["sandbox"]:
         group = cgroups.strip().splitlines()[-1].split(":", 2)[2]
         assert Path("/sys/fs/cgroup" + group, "cpu.max").read_text().split()[0] == "25000"
+    runtime_root = RuntimePaths.of(repo).root
+    assert runtime_root.stat().st_mode & 0o777 == 0o700 and runtime_root.stat().st_uid == 0
+
+
+def _status_fields(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
 
 def _limit_line(limits: str, name: str) -> str:
