@@ -7,9 +7,9 @@ TOOLS  := .tools
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
 
-.PHONY: install tools browser test demo bench lint clean
+.PHONY: install tools sandbox browser test demo bench lint clean
 
-install: $(VENV)/.installed tools
+install: $(VENV)/.installed tools sandbox
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ tools: $(HELM)
 
 $(CURDIR)/$(TOOLS)/helm:
 	$(PYTHON) scripts/fetch_helm.py $(TOOLS)
+
+# bubblewrap and libseccomp for the executors' kernel sandbox (`stratops up`): Debian's packages, installed
+# when we are root and they are missing. Without them `stratops up` refuses to run strategies and says why.
+sandbox:
+	@if { ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p | grep -q libseccomp.so.2; } \
+	  && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q bubblewrap libseccomp2 >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap libseccomp2 >/dev/null 2>&1; } || true; \
+	fi
+	@command -v bwrap >/dev/null 2>&1 || echo "sandbox: no bubblewrap; install it (apt-get install bubblewrap)"
 
 # Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
 # root and it is missing. Best effort: without it those tests skip and say why.

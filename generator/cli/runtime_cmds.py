@@ -31,9 +31,7 @@ repo_argument = click.argument("repo", type=click.Path(file_okay=False, path_typ
     " bubblewrap or user namespaces only. Every status line warns.",
 )
 @click.option("--no-netns", is_flag=True, help="With --unsandboxed: do not put executors in a network namespace.")
-def up(
-    repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, unsandboxed: bool, no_netns: bool
-) -> None:
+def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, unsandboxed: bool, no_netns: bool) -> None:
     """Run the fleet repo's main branch on this machine until Ctrl-C (feed, sink, one sandbox per strategy)."""
     from rich.console import Console
     from rich.live import Live

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from executor.sandbox import Limits
-
 from . import metrics, probes, sandbox
 from .jail import FEED_DIR, SINK_DIR
 from .logpipe import LogPipes

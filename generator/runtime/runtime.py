@@ -240,9 +240,7 @@ class Runtime:
             time.sleep(0.1 if killed else 0)
             groups = cgroups.clear()
         if killed or groups:
-            self.say(
-                f"cleaned up {killed} process(es) and {groups} cgroup(s) left by a previous `stratops up`"
-            )
+            self.say(f"cleaned up {killed} process(es) and {groups} cgroup(s) left by a previous `stratops up`")
 
     # --- reconcile -----------------------------------------------------------------------
 

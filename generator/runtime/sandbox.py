@@ -37,7 +37,7 @@ FALLBACK_NICE = 10
 DEFAULT_UID = 10001  # the executor image's user, when the pod names none
 UNSANDBOXED_WARNING = "WARNING: UNSANDBOXED (--unsandboxed): strategies run as root and can read and write this machine"
 INSTALL_HINT = "install it: `apt-get install bubblewrap` (as root, `make install` does it), or run with --unsandboxed"
-SECCOMP_HINT = "install libseccomp2 (`apt-get install libseccomp2`) and `pip install pyseccomp`, or run with --unsandboxed"
+SECCOMP_HINT = "install libseccomp2 (`apt-get install libseccomp2`) and pyseccomp (`make install`), or --unsandboxed"
 USERNS_HINT = (
     "let unprivileged users create user namespaces: `sysctl -w kernel.unprivileged_userns_clone=1` (Debian),"
     " `sysctl -w user.max_user_namespaces=15000`, on Ubuntu 24.04 `sysctl -w"
@@ -279,9 +279,7 @@ class Isolation:
             self.cgroups.remove(key)
 
 
-def spawn(
-    config: dict, config_path: Path, output: Path | int, pass_fds: tuple[int, ...] = ()
-) -> subprocess.Popen:
+def spawn(config: dict, config_path: Path, output: Path | int, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start `launch` with CONFIG in its own session (process group); its output goes to OUTPUT (a file or fd)."""
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

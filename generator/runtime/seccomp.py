@@ -12,6 +12,7 @@ x32) kill the process, libseccomp's default for a foreign architecture.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 from pathlib import Path
@@ -95,9 +96,9 @@ def allowlist(profile: Path = CONTAINERS_PROFILE) -> set[str] | None:
         return None
     names: set[str] = set()
     for group in doc.get("syscalls") or []:
-        if isinstance(group, dict) and group.get("action") == "SCMP_ACT_ALLOW" and not group.get("includes"):
-            if not group.get("args") and not group.get("excludes"):
-                names.update(n for n in group.get("names") or [] if isinstance(n, str))
+        unconditional = isinstance(group, dict) and not any(group.get(k) for k in ("includes", "excludes", "args"))
+        if unconditional and group.get("action") == "SCMP_ACT_ALLOW":
+            names.update(n for n in group.get("names") or [] if isinstance(n, str))
     return names or None
 
 
@@ -126,10 +127,8 @@ def build(allowed: set[str] | None = None):
 
 def _try_rule(filt, action: int, name: str, *args) -> None:
     """A name this libseccomp or architecture does not know is skipped (it cannot be called here either)."""
-    try:
+    with contextlib.suppress(ValueError, RuntimeError, OSError):
         filt.add_rule(action, name, *args)
-    except (ValueError, RuntimeError, OSError):
-        pass
 
 
 def export(path: Path) -> str:
