@@ -316,35 +316,45 @@ class SandboxUnavailable(Exception):
 
 def detect_jail(scratch: Path, uid: int = DEFAULT_UID) -> tuple[Jail, str]:
     """bubblewrap, the seccomp filter, and one real sandboxed start; SandboxUnavailable says what to do."""
-    bwrap = shutil.which("bwrap") or ("/usr/bin/bwrap" if os.access("/usr/bin/bwrap", os.X_OK) else None)
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed", INSTALL_HINT)
+    bwrap = os.environ.get("STRATOPS_BWRAP") or shutil.which("bwrap") or "/usr/bin/bwrap"
+    if not os.access(bwrap, os.X_OK):
+        raise SandboxUnavailable(f"bubblewrap is not installed (no {bwrap})", INSTALL_HINT)
     scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         basis = seccomp.export(scratch / "seccomp.bpf")
     except (ImportError, OSError) as exc:
         raise SandboxUnavailable(f"cannot build the seccomp filter: {exc}", SECCOMP_HINT) from None
     jail = Jail.detect(bwrap, scratch / "seccomp.bpf")
-    probe = scratch / "sandbox-probe"
-    probe.mkdir(exist_ok=True, mode=0o700)
-    os.chown(probe, uid, uid) if os.geteuid() == 0 else None
-    box = Box("probe", uid, uid, [(str(probe), "/tmp", "rw")], [])
     code = "import zmq, msgpack, prometheus_client, executor.runner; print('sandbox ok')"
-    config = Isolation(None, False, jail, basis).launch_config(
-        "probe", Limits(), [jail.python, "-s", "-c", code], jail.env(), probe, box
-    )
-    log = scratch / "sandbox-probe.log"
-    log.unlink(missing_ok=True)
     try:
-        proc = spawn(config, scratch / "sandbox-probe.json", log)
-        ok = proc.wait(timeout=60) == 0
+        status, output = run_python(jail, scratch / "sandbox-probe", code, uid)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxUnavailable(f"the sandbox probe did not run: {exc}", USERNS_HINT) from None
-    output = log.read_text(errors="replace").strip()
-    if not ok or "sandbox ok" not in output:
-        last = output.splitlines()[-1] if output else "no output"
+    if status != 0 or "sandbox ok" not in output:
+        last = output.strip().splitlines()[-1] if output.strip() else "no output"
         raise SandboxUnavailable(f"bubblewrap cannot make the sandbox here: {last}", USERNS_HINT)
     return jail, basis
+
+
+def run_python(jail: Jail, scratch: Path, code: str, uid: int = DEFAULT_UID, timeout: float = 60) -> tuple[int, str]:
+    """Run CODE in a sandbox like an executor's (SCRATCH as its /tmp); returns its exit status and output."""
+    scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(scratch, uid, uid)
+    box = Box("probe", uid, uid, [(str(scratch), "/tmp", "rw")], [])
+    config = Isolation(None, False, jail).launch_config(
+        "probe", Limits(), [jail.python, "-s", "-c", code], jail.env(), scratch, box
+    )
+    log = scratch.with_name(scratch.name + ".log")
+    log.unlink(missing_ok=True)
+    proc = spawn(config, scratch.with_name(scratch.name + ".json"), log)
+    try:
+        status = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+        proc.wait()
+        raise
+    return status, log.read_text(errors="replace")
 
 
 def detect(ident: str, scratch: Path, want_netns: bool = True, sandboxed: bool = True) -> Isolation:

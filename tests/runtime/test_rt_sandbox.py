@@ -14,8 +14,9 @@ import pytest
 
 from executor.sandbox import Limits
 from generator.fleet import Fleet
-from generator.runtime import sandbox
+from generator.runtime import sandbox, seccomp
 from generator.runtime.paths import RuntimePaths
+from generator.runtime.view import plain
 from tests.runtime.rt_helpers import Up, row, running, wait_for
 
 
@@ -111,3 +112,102 @@ def _status_fields(pid: int) -> dict[str, str]:
 
 def _limit_line(limits: str, name: str) -> str:
     return next(line for line in limits.splitlines() if line.startswith(name))
+
+
+# The syscalls the container runtimes' and Flatpak's default profiles refuse (written out here, not imported).
+MUST_DENY = (
+    "ptrace process_vm_readv process_vm_writev mount umount2 pivot_root setns unshare keyctl add_key request_key bpf"
+    " perf_event_open userfaultfd io_uring_setup io_uring_enter io_uring_register kexec_load kexec_file_load"
+    " init_module finit_module delete_module reboot swapon swapoff acct quotactl open_by_handle_at iopl ioperm"
+    " settimeofday clock_settime clock_adjtime adjtimex"
+).split()
+
+
+def _pfc(filt) -> str:
+    with tempfile.TemporaryFile("w+") as fh:
+        filt.export_pfc(fh)
+        fh.seek(0)
+        return fh.read()
+
+
+def _actions(pfc: str) -> dict[str, str]:
+    """syscall name -> the first action libseccomp compiled for it (its own pseudo filter code)."""
+    out, name = {}, None
+    for line in pfc.splitlines():
+        line = line.strip()
+        if line.startswith('# filter for syscall "'):
+            name = line.split('"')[1]
+        elif line.startswith("action ") and name and name not in out:
+            out[name] = line.removeprefix("action ").rstrip(";")
+    return out
+
+
+def test_seccomp_filter_denies_the_listed_syscalls_and_namespace_clones() -> None:
+    pfc = _pfc(seccomp.build())
+    actions = _actions(pfc)
+    missing = [name for name in MUST_DENY if actions.get(name) != "ERRNO(1)"]
+    assert not missing, f"not denied: {missing}"
+    assert actions["clone3"] == "ERRNO(38)"  # ENOSYS: libc falls back to clone, whose flags are checked
+    assert actions["clone"] == "ERRNO(1)" and "$a0 & 0x10000000" in pfc  # CLONE_NEWUSER by argument
+
+
+def test_allowlist_is_read_from_a_containers_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "seccomp.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [
+                    {"names": ["read", "write", "ptrace", "bpf"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0}]},
+                    {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+                ],
+            }
+        )
+    )
+    allowed = seccomp.allowlist(profile)
+    assert allowed == {"read", "write", "ptrace", "bpf"}
+    actions = _actions(_pfc(seccomp.build(allowed)))
+    assert actions["read"] == actions["write"] == "ALLOW"
+    assert "ptrace" not in actions and "bpf" not in actions and "mount" not in actions  # the default: EPERM
+    assert seccomp.allowlist(tmp_path / "absent.json") is None
+
+
+def test_seccomp_holds_inside_the_sandbox_where_privileges_would_not(tmp_path: Path) -> None:
+    """io_uring needs no privilege on the host; inside, the filter refuses it (EPERM), as it does new namespaces."""
+    jail, _ = sandbox.detect_jail(tmp_path / "sandbox")
+    code = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "params = ctypes.create_string_buffer(120)\n"
+        "print('io_uring', libc.syscall(425, 4, params), ctypes.get_errno())\n"
+        "print('unshare', libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "print('uid', os.getuid(), 'pids', sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+    )
+    status, out = sandbox.run_python(jail, tmp_path / "box", code)
+    assert status == 0, out
+    assert "io_uring -1 1\n" in out and "unshare -1 1\n" in out and "uid 10001 pids ['1']" in out
+    host = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not host.startswith("io_uring -1")  # the host allows it: the refusal above is the filter's
+
+
+def test_up_refuses_without_bubblewrap_and_says_how_to_fix_it(one: Fleet, tmp_path: Path) -> None:
+    env = {**os.environ, "STRATOPS_BWRAP": str(tmp_path / "no-bwrap")}
+    result = subprocess.run(
+        [sys.executable, "-m", "generator.cli", "up", str(one.path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "refusing to run strategies without a sandbox" in result.stderr + result.stdout
+    assert "apt-get install bubblewrap" in result.stderr + result.stdout and "--unsandboxed" in result.stderr
+
+
+def test_unsandboxed_status_warns_on_every_line() -> None:
+    status = {"revision": "abc", "updated": 0, "unsandboxed": True, "feed": {}, "sink": {}}
+    status["strategies"] = {k: {"state": "Running", "ready": True} for k in ("a/x", "b/y")}
+    lines = plain(status).splitlines()
+    assert len(lines) == 3 and all("UNSANDBOXED" in line for line in lines)
+    assert "UNSANDBOXED" not in plain({**status, "unsandboxed": False})

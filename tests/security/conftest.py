@@ -129,7 +129,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     _deploy(fleet, base / "specs", "victim", "alice", VICTIM, {"secret": victim_secret})
     up = Up(fleet.path, base / "up.log")
     try:
-        status = wait_for(fleet.path, running("alice/victim"), 60, "alice/victim running (is bubblewrap there?)")
+        wait_for(fleet.path, running("alice/victim"), 60, "alice/victim running (is bubblewrap there?)")
+        status = wait_for(fleet.path, lambda s: row(s, "alice/victim")["events_per_s"] > 0, 60, "feed events")
         paths = RuntimePaths.of(fleet.path)
         victim_dir = paths.strategy_dir("alice/victim") / "volumes"
         checkout = Path(executor.__file__).parents[1]
