@@ -182,10 +182,10 @@ def test_nothing_outlives_up(hostile: Hostile) -> None:
     pids = [p for s in hostile.status()["strategies"].values() if s["pid"] for p in metrics.tree(s["pid"])]
     assert hostile.up.stop() == 0
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(alive(p) for p in [*pids, *survivors]):
-        time.sleep(0.1)
+    while time.monotonic() < deadline and any(alive(p) for p in [*pids, *processes_named("stratops-evade")]):
+        time.sleep(0.1)  # killed processes may linger a moment as zombies, which alive() does not count
     assert not [p for p in [*pids, *survivors] if alive(p)]
-    assert processes_named("stratops-evade") == []
+    assert not [p for p in processes_named("stratops-evade") if alive(p)]
     assert processes_in_cgroups(hostile.paths.ident) == []
 
 
