@@ -69,7 +69,7 @@ class Jail:
         out = []
         for path in self.hidden:
             out += ["--tmpfs", path]
-        return [*out, "--chdir", "/tmp"]
+        return [*out, "--dir", "/tmp", "--chdir", "/tmp"]  # /tmp stays read-only unless the pod mounts one
 
     def env(self) -> dict[str, str]:
         return {
