@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TOOLS  := .tools
+CONTAINERS_COMMON := 0.50.1+ds1-4
 # Prefer a helm already on PATH; otherwise extract one into $(TOOLS).
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
 
 .PHONY: install tools sandbox browser test demo bench lint clean
 
-install: $(VENV)/.installed tools sandbox
+install: $(VENV)/.installed tools sandbox $(TOOLS)/containers/seccomp.json
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,16 @@ sandbox:
 	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap libseccomp2 >/dev/null 2>&1; } || true; \
 	fi
 	@command -v bwrap >/dev/null 2>&1 || echo "sandbox: no bubblewrap; install it (apt-get install bubblewrap)"
+
+# The container tools' default seccomp profile (Debian golang-github-containers-common), as data for the
+# test of the allowlist mode: only its seccomp.json is extracted (the package itself is not installed).
+$(TOOLS)/containers/seccomp.json:
+	mkdir -p $(TOOLS)/containers/deb
+	cd $(TOOLS)/containers/deb && { apt-get download -q golang-github-containers-common=$(CONTAINERS_COMMON) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get download -q golang-github-containers-common=$(CONTAINERS_COMMON) >/dev/null; }; }
+	dpkg-deb --fsys-tarfile $(TOOLS)/containers/deb/golang-github-containers-common_*.deb | \
+	  tar -x -O ./usr/share/containers/seccomp.json > $@.tmp && mv $@.tmp $@
+	rm -rf $(TOOLS)/containers/deb
 
 # Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
 # root and it is missing. Best effort: without it those tests skip and say why.

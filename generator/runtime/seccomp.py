@@ -1,8 +1,9 @@
 """The seccomp filter every sandboxed executor runs under, built with libseccomp (PyPI `pyseccomp`).
 
 Where the container tools' default profile is installed (Debian `golang-github-containers-common`:
-/usr/share/containers/seccomp.json, the profile podman and CRI-O apply as `RuntimeDefault`), its
-allowlist is read as data: any syscall it does not name fails with EPERM. Either way DENIED below
+/usr/share/containers/seccomp.json, the profile podman and CRI-O apply as `RuntimeDefault`; or
+the file STRATOPS_SECCOMP_PROFILE names), its allowlist is read as data: any syscall it does not
+allow a process without capabilities fails with EPERM. Either way DENIED below
 holds: the syscalls Flatpak's and the container runtimes' profiles refuse to untrusted code
 (tracing other processes, mounts, namespaces, kernel keyrings, eBPF, io_uring, clocks, modules).
 Namespace-creating `clone` flags are refused by argument; `clone3` answers ENOSYS so that libc
@@ -15,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
+import platform
 from pathlib import Path
 
 CONTAINERS_PROFILE = Path("/usr/share/containers/seccomp.json")
@@ -83,22 +86,32 @@ CLONE_NAMESPACE_FLAGS = {
     "CLONE_NEWNET": 0x40000000,
     "CLONE_NEWTIME": 0x00000080,
 }
+ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "i686": "x86", "ppc64le": "ppc64le", "s390x": "s390x"}
 TIOCSTI = 0x5412  # push characters into a terminal's input (Flatpak refuses it)
 
 
-def allowlist(profile: Path = CONTAINERS_PROFILE) -> set[str] | None:
-    """The syscall names the container tools' default profile allows unconditionally, or None when absent."""
+def allowlist(profile: Path = CONTAINERS_PROFILE, machine: str = "") -> set[str] | None:
+    """The syscalls the container tools' default profile allows a process without capabilities, or None.
+
+    Groups that need a capability are left out (the sandbox has none), and so are groups for other
+    architectures. A group allowing a syscall only for some arguments (`socket`, `personality`)
+    allows it whole here; the deny list still overrides.
+    """
     try:
         doc = json.loads(profile.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(doc, dict) or doc.get("defaultAction") not in ("SCMP_ACT_ERRNO", "SCMP_ACT_KILL"):
         return None
+    arch = ARCHES.get(machine or platform.machine(), machine or platform.machine())
     names: set[str] = set()
     for group in doc.get("syscalls") or []:
-        unconditional = isinstance(group, dict) and not any(group.get(k) for k in ("includes", "excludes", "args"))
-        if unconditional and group.get("action") == "SCMP_ACT_ALLOW":
-            names.update(n for n in group.get("names") or [] if isinstance(n, str))
+        if not isinstance(group, dict) or group.get("action") != "SCMP_ACT_ALLOW":
+            continue
+        includes = group.get("includes") or {}
+        if includes.get("caps") or (includes.get("arches") and arch not in includes["arches"]):
+            continue
+        names.update(n for n in group.get("names") or [] if isinstance(n, str))
     return names or None
 
 
@@ -109,6 +122,8 @@ def build(allowed: set[str] | None = None):
     eperm = sc.ERRNO(errno.EPERM)
     denied = set(DENIED)
     filt = sc.SyscallFilter(eperm if allowed else sc.ALLOW)
+    with contextlib.suppress(ValueError, RuntimeError, OSError):  # libseccomp >= 2.5: a binary tree, not a list
+        filt.set_attr(sc.Attr.CTL_OPTIMIZE, 2)
     if allowed:
         for name in sorted(allowed - denied - {"clone", "clone3", "ioctl"}):
             _try_rule(filt, sc.ALLOW, name)
@@ -133,10 +148,11 @@ def _try_rule(filt, action: int, name: str, *args) -> None:
 
 def export(path: Path) -> str:
     """Write the compiled BPF program (what bwrap's --seccomp reads) to PATH; returns what it is based on."""
-    allowed = allowlist()
+    profile = Path(os.environ.get("STRATOPS_SECCOMP_PROFILE") or CONTAINERS_PROFILE)
+    allowed = allowlist(profile)
     filt = build(allowed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         filt.export_bpf(fh)
     path.chmod(0o600)
-    return f"allowlist of {CONTAINERS_PROFILE}" if allowed else "deny list"
+    return f"allowlist of {profile} + deny list" if allowed else "deny list"

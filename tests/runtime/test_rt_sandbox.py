@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -191,15 +192,17 @@ def test_allowlist_is_read_from_a_containers_profile(tmp_path: Path) -> None:
                     {"names": ["read", "write", "ptrace", "bpf"], "action": "SCMP_ACT_ALLOW"},
                     {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0}]},
                     {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+                    {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}},
+                    {"names": ["set_tls"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["arm"]}},
                 ],
             }
         )
     )
-    allowed = seccomp.allowlist(profile)
-    assert allowed == {"read", "write", "ptrace", "bpf"}
+    allowed = seccomp.allowlist(profile, machine="x86_64")
+    assert allowed == {"read", "write", "ptrace", "bpf", "personality", "arch_prctl"}  # no caps, other arches
     actions = _actions(_pfc(seccomp.build(allowed)))
     assert actions["read"] == actions["write"] == "ALLOW"
-    assert "ptrace" not in actions and "bpf" not in actions and "mount" not in actions  # the default: EPERM
+    assert not {"ptrace", "bpf", "mount", "personality"} & set(actions)  # the default: EPERM
     assert seccomp.allowlist(tmp_path / "absent.json") is None
 
 
@@ -241,3 +244,30 @@ def test_unsandboxed_status_warns_on_every_line() -> None:
     lines = plain(status).splitlines()
     assert len(lines) == 3 and all("UNSANDBOXED" in line for line in lines)
     assert "UNSANDBOXED" not in plain({**status, "unsandboxed": False})
+
+
+def test_the_container_tools_default_profile_runs_an_executor_and_still_denies(tmp_path: Path) -> None:
+    """Allowlist mode on the real podman/CRI-O profile (extracted by `make install`): Python, threads, fork,
+    sockets and ZeroMQ work; the deny list still wins where the profile would allow."""
+    profile = Path(__file__).resolve().parents[2] / ".tools" / "containers" / "seccomp.json"
+    assert profile.exists(), "run `make install`: it extracts the container tools' seccomp profile"
+    allowed = seccomp.allowlist(profile)
+    assert allowed and {"read", "futex", "clone", "socket"} <= allowed and "kexec_load" not in allowed
+    jail, _ = sandbox.detect_jail(tmp_path / "sandbox")
+    with open(tmp_path / "allow.bpf", "wb") as fh:
+        seccomp.build(allowed).export_bpf(fh)
+    jail = dataclasses.replace(jail, seccomp=tmp_path / "allow.bpf")
+    code = (
+        "import ctypes, os, socket, threading, zmq, executor.runner\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "pid = os.fork()\n"
+        "if pid == 0: os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "ctx = zmq.Context(); s = ctx.socket(zmq.PUSH); s.bind('ipc:///tmp/x.sock'); s.close(); ctx.term()\n"
+        "print('ptrace', libc.ptrace(0, 0, 0, 0), ctypes.get_errno())\n"
+        "print('unshare', libc.unshare(0x10000000), ctypes.get_errno())\n"
+    )
+    status, out = sandbox.run_python(jail, tmp_path / "box", code)
+    assert status == 0, out
+    assert "ptrace -1 1\n" in out and "unshare -1 1\n" in out
