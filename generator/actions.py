@@ -8,6 +8,7 @@ still the ones on the branch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,6 +26,9 @@ from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
 from .spec import UNCAPPED, Caps, Strategy, is_dns_label, load_spec, strategy_from_document
 from .tenants import fleet_policies, quota_problems, tenant_caps, tenant_namespace
 from .yamlio import load_one
+
+# A last check of what is about to be committed (the service's per-tenant limits), run under the lock.
+Admit = Callable[[Fleet, PurePosixPath, dict[str, bytes]], None]
 
 
 @dataclass
@@ -76,7 +80,7 @@ def check_label(value: str, what: str) -> str:
 def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
     """Read a spec, with the resource caps of its tenant from the fleet repo."""
     try:
-        doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path))
+        doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path), aliases=False)
     except (OSError, UnicodeDecodeError):
         return load_spec(spec_path)  # reports the read error with the path
     tenant = (
@@ -95,6 +99,7 @@ def deploy(
     review_branch: bool = False,
     acting_tenant: str | None = None,
     push: bool = True,
+    admit: Admit | None = None,
 ) -> Outcome:
     if acting_tenant is not None and acting_tenant != strategy.tenant:
         raise UserError(
@@ -123,7 +128,7 @@ def deploy(
     body = _describe_change(current, files)
     trailers = {"Strategy": strategy.key, "Spec-Digest": f"sha256:{strategy.digest}", "Action": "deploy"}
     message = _message(subject, body, trailers)
-    outcome = _commit_checked(fleet, folder, files, author, message, branch, strategy.tenant, push)
+    outcome = _commit_checked(fleet, folder, files, author, message, branch, strategy.tenant, push, admit)
     outcome.action = "deploy"
     if review_branch:
         old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
@@ -174,6 +179,7 @@ def _commit_checked(
     branch: str,
     tenant: str,
     push: bool = True,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Preflight `files` for `folder` (None removes it), commit them, push; refuse on any error finding."""
     for _ in range(3):
@@ -184,6 +190,8 @@ def _commit_checked(
                 continue  # chart or policies changed under us: check again against the new ones
             if files is not None and fleet.head() != seen:
                 _check_quota(fleet, folder, files, tenant)  # another writer may have used the quota meanwhile
+            if files is not None and admit is not None:
+                admit(fleet, folder, files)
             sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
         outcome = Outcome(
             "",
@@ -284,6 +292,7 @@ def rollback(
     to: str | None = None,
     acting_tenant: str | None = None,
     push: bool = True,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Undo the strategy's last change (a revert of that commit for this folder), or restore it as of `to`.
 
@@ -302,7 +311,7 @@ def rollback(
         subject = f'Revert "{last.subject}"'
         body = f"This reverts commit {last.sha}."
     else:
-        target_rev = fleet.resolve(to)
+        target_rev = resolve(fleet, to, acting_tenant)
         target = fleet.read_folder(folder, target_rev)
         subject = f"rollback {key} to {target_rev[:12]}"
         body = f"Restores {folder} as of commit {target_rev}."
@@ -312,9 +321,24 @@ def rollback(
     if target is not None:
         trailers["Spec-Digest"] = f"sha256:{strategy_of_folder(target, str(folder)).digest}"
     message = _message(subject, body, trailers)
-    outcome = _commit_checked(fleet, folder, target, author, message, MAIN_BRANCH, tenant, push)
+    outcome = _commit_checked(fleet, folder, target, author, message, MAIN_BRANCH, tenant, push, admit)
     outcome.action = "rollback"
     return outcome
+
+
+def resolve(fleet: Fleet, rev: str, acting_tenant: str | None = None) -> str:
+    """`rev` as a commit SHA. A tenant resolves only what main or its own review branches hold:
+    another tenant's review branch is not theirs to read (and may carry their folder rewritten)."""
+    if acting_tenant is None:
+        return fleet.resolve(rev)
+    other = review.REVIEW_PREFIX in rev and f"{review.REVIEW_PREFIX}{acting_tenant}/" not in rev
+    sha = None if other else fleet.resolve(rev)
+    if sha is None or not review.reachable_for(fleet, sha, acting_tenant):
+        raise UserError(
+            f"unknown revision {rev!r}",
+            [Problem("revision", f"{rev!r} is not on main nor on a review branch of {acting_tenant}", "use your own")],
+        )
+    return sha
 
 
 def _own_key(key: str, acting_tenant: str | None) -> tuple[str, str]:

@@ -19,6 +19,7 @@ import yaml
 from . import kubeschema
 from .errors import Problem, UserError
 from .helm_controller import merge
+from .jsonschemas import Draft202012
 from .manifests import Rendered, render_folder
 
 
@@ -75,7 +76,7 @@ class PolicyEvaluator(Protocol):
 def _values_validator(chart_dir: Path) -> tuple[dict[str, Any], jsonschema.Draft202012Validator]:
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text()) or {}
     schema = json.loads((chart_dir / "values.schema.json").read_text())
-    return defaults, jsonschema.Draft202012Validator(schema)
+    return defaults, Draft202012(schema)
 
 
 def check_folder(

@@ -103,3 +103,22 @@ def test_console_script_runs_as_a_real_process(fleet: Fleet, spec_dir: Path):
     )
     assert result.returncode == 0, result.stderr
     assert fleet.repo.commit("main").author.name == "Cy"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("tenant: alice}", "tenant: 'alice\n\n'}", "metadata.tenant"),
+        ("params: {window: 20}", "params: {a: &a [1, 2], b: *a}", "alias *a"),
+        ("params: {window: 20}", "params: {deep: " + "[" * 80 + "]" * 80 + "}", "nested more than 64 levels"),
+    ],
+    ids=["tenant-newline", "alias", "deep"],
+)
+def test_hostile_spec_files_exit_2(fleet: Fleet, spec_dir: Path, old: str, new: str, where: str):
+    spec = write_spec(spec_dir)
+    spec.write_text(spec.read_text().replace(old, new))
+    before = repo_fingerprint(fleet.path)
+    for command in (["deploy", str(spec), "--repo", str(fleet.path)], ["validate", str(spec)]):
+        code, out = run(*command)
+        assert code == 2 and where in out and "Traceback" not in out, out
+    assert repo_fingerprint(fleet.path) == before
