@@ -24,7 +24,7 @@ from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
 from .spec import UNCAPPED, Caps, Strategy, is_dns_label, load_spec, strategy_from_document
-from .tenants import fleet_policies, quota_problems, tenant_caps, tenant_namespace
+from .tenants import fleet_policies, quota_problems, require_tenant, tenant_caps, tenant_namespace
 from .yamlio import load_one
 
 # A last check of what is about to be committed (the service's per-tenant limits), run under the lock.
@@ -210,6 +210,7 @@ def check_change(
     fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str, rev: str = MAIN_BRANCH
 ) -> Report:
     """The preflight of a folder plus the tenant's quota, against revision `rev`; raises on any error."""
+    require_tenant(fleet, tenant, rev)
     report = preflight(fleet, folder, files, tenant, rev)
     report.raise_for_errors(f"{tenant}/{folder.name}")
     _check_quota(fleet, folder, files, tenant, rev)
@@ -381,8 +382,12 @@ def list_strategies(fleet: Fleet, tenant: str | None = None, rev: str = MAIN_BRA
 
 
 def history(fleet: Fleet, key: str, limit: int = 100) -> list[Change]:
+    """The commits that changed the strategy's folder, newest first; refused when it never existed."""
     tenant, name = parse_key(key)
-    return fleet.history(strategy_dir(tenant, name), limit=limit)
+    changes = fleet.history(strategy_dir(tenant, name), limit=limit)
+    if not changes:
+        raise _not_deployed(key)
+    return changes
 
 
 def diff(fleet: Fleet, rev1: str = "HEAD~1", rev2: str = "HEAD") -> list[ObjectDiff]:

@@ -17,6 +17,7 @@ PROBLEM_TYPE = "https://stratops.io/problems/"
 _STATUS_BY_TITLE = (
     ("is not deployed", 404),
     ("no review branch", 404),
+    ("no tenant", 404),
     ("would exceed the quota", 409),
     ("cannot merge", 409),
     ("unknown revision", 404),

@@ -285,3 +285,15 @@ def test_review_list_show_merge(client, fleet: Fleet):
     assert merged.json()["action"] == "merge" and fleet.head() == merged.json()["commit"]
     assert fleet.read_folder("strategies/alice/momentum-btc") is not None
     assert client.get("/v1/tenants/alice/reviews", headers=ALICE).json() == []
+
+
+def test_deploy_to_a_tenant_never_added_is_404(client, fleet: Fleet):
+    before = repo_state(fleet.path)
+    problem = _problem(client.put("/v1/tenants/carol/strategies/x", json=spec("x", "carol"), headers=auth(None)), 404)
+    assert problem["title"] == "no tenant carol in the fleet"
+    assert "stratops tenant add carol" in problem["errors"][0]["fix"]
+    assert repo_state(fleet.path) == before
+
+
+def test_history_of_an_unknown_strategy_is_404(client):
+    _problem(client.get("/v1/tenants/alice/strategies/never/history", headers=ALICE), 404)
