@@ -18,6 +18,7 @@ import yaml
 
 from . import kubeschema
 from .errors import Problem, UserError
+from .helm import HelmMissing
 from .helm_controller import merge
 from .jsonschemas import Draft202012
 from .manifests import Rendered, render_folder
@@ -91,6 +92,8 @@ def check_folder(
     started = time.perf_counter()
     try:
         report.rendered = render_folder(files, origin, chart_root)
+    except HelmMissing:
+        raise  # no finding of the folder: nothing could be checked
     except UserError as exc:
         report.findings += [Finding("render", "error", p.where, p.what) for p in exc.problems] or [
             Finding("render", "error", origin, exc.title)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +124,64 @@ def test_hostile_spec_files_exit_2(fleet: Fleet, spec_dir: Path, old: str, new: 
         code, out = run(*command)
         assert code == 2 and where in out and "Traceback" not in out, out
     assert repo_fingerprint(fleet.path) == before
+
+
+def test_history_of_an_unknown_strategy_says_not_deployed(fleet: Fleet):
+    code, out = run("history", "alice/nothing-here", "--repo", str(fleet.path))
+    assert code == 2 and "alice/nothing-here is not deployed" in out, out
+
+
+def test_init_takes_an_empty_git_init_folder(tmp_path: Path, spec_dir: Path):
+    folder = tmp_path / "fresh"
+    subprocess.run(["git", "init", "-q", "-b", "trunk", str(folder)], check=True)
+    code, out = run("deploy", str(write_spec(spec_dir)), "--repo", str(folder))
+    assert code == 2 and f"stratops init {folder}" in out  # the advice ...
+    code, out = run("init", str(folder), "--author", "A <a@example.com>")
+    assert code == 0, out  # ... works
+    fleet = Fleet(folder)
+    assert fleet.repo.active_branch.name == "main" and fleet.head()
+    code, out = run("init", str(folder), "--author", "A <a@example.com>")
+    assert code == 2 and "exists and is not empty" in out  # a fleet is never overwritten
+
+
+def test_a_stratops_helm_that_does_not_exist_is_an_error_naming_it(
+    fleet: Fleet, spec_dir: Path, tmp_path: Path, monkeypatch
+):
+    from generator import helm
+
+    monkeypatch.setenv("STRATOPS_HELM", "/nonexistent/helm")
+    code, out = run("deploy", str(write_spec(spec_dir)), "--repo", str(fleet.path))
+    assert code == 2 and "STRATOPS_HELM" in out and "/nonexistent/helm" in out, out
+    # no helm anywhere: PATH holds git only, and no .tools/helm
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.delenv("STRATOPS_HELM")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(helm, "_LOCAL_HELM", tmp_path / ".tools" / "helm")
+    helm._helm_executable.cache_clear()
+    try:
+        code, out = run("deploy", str(write_spec(spec_dir)), "--repo", str(fleet.path))
+    finally:
+        helm._helm_executable.cache_clear()
+    assert code == 2 and "no helm binary found" in out and "make tools" in out, out
+
+
+def test_signals_show_when_and_sensible_numbers(fleet: Fleet):
+    runtime = fleet.path / ".git" / "stratops-runtime"
+    runtime.mkdir(parents=True)
+    record = {
+        "tenant": "alice",
+        "strategy": "momentum-btc",
+        "side": "buy",
+        "symbol": "BTC-USD",
+        "strength": 0.12345678901234567,
+        "size": 0.30000000000000004,
+        "reason": "cross",
+        "ts": 1_700_000_000_000_000_000,
+        "received_ts": 1_764_657_000_123_456_789,
+    }
+    (runtime / "signals.ndjson").write_text(json.dumps(record) + "\n")
+    code, out = run("signals", str(fleet.path))
+    assert code == 0, out
+    assert out.strip() == "2025-12-02 06:30:00.123Z  alice/momentum-btc  BUY  BTC-USD  strength=0.1235 size=0.3 cross"
