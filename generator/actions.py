@@ -46,6 +46,29 @@ class Outcome:
     unpushed: str = ""  # why the commit is only local (empty when pushed or when there is no remote)
 
 
+class StaleBase(UserError):
+    """A deploy based on a revision of the strategy that is no longer its latest: it would undo a change."""
+
+    exit_code = 4
+
+    def __init__(self, key: str, base: str, last: Change, changes: list[ObjectDiff]):
+        self.base, self.current, self.changes = base, last.sha, changes
+        super().__init__(
+            f"{key} changed since revision {base[:12]}",
+            [
+                Problem(
+                    "base",
+                    f"{key} was last changed by {last.sha[:12]} ({last.subject}, by {last.author})",
+                    "reload it and apply your edit again, or deploy without a base to overwrite",
+                )
+            ],
+        )
+
+    @property
+    def diff_text(self) -> str:
+        return "".join(c.text for c in self.changes)
+
+
 def init(path: Path, cluster: str, author: git.Actor) -> Fleet:
     check_label(cluster, "cluster")
     return fleet_mod.init_repo(path, layout.fleet_files(cluster), author)
@@ -100,7 +123,9 @@ def deploy(
     acting_tenant: str | None = None,
     push: bool = True,
     admit: Admit | None = None,
+    base: str | None = None,
 ) -> Outcome:
+    """Commit the strategy; with `base` (the strategy's revision the edit started from) refuse a stale edit."""
     if acting_tenant is not None and acting_tenant != strategy.tenant:
         raise UserError(
             "spec is for another tenant",
@@ -114,6 +139,10 @@ def deploy(
         )
     folder = strategy_dir(strategy.tenant, strategy.name)
     files = folder_files(strategy)
+    if base is not None:
+        base = resolve(fleet, base, acting_tenant)
+        require_base(fleet, folder, strategy.key, base)  # early, for a fast answer; again under the lock
+        admit = _with_base(admit, strategy.key, base)
     current = fleet.read_folder(folder)
     _check_owner(current, strategy.tenant, folder)
     if current == files:
@@ -134,6 +163,30 @@ def deploy(
         old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
         outcome.summary = review.summary(strategy.key, current, files, old_objects, outcome.report)
     return outcome
+
+
+def require_base(fleet: Fleet, folder: PurePosixPath, key: str, base: str) -> None:
+    """The folder's last change must be `base` or before it: else someone changed it since the edit began.
+
+    The strategy's own revision counts, not main's: another strategy's deploy never makes an edit stale.
+    """
+    changes = fleet.history(folder, limit=1)
+    if changes and not fleet.repo.is_ancestor(changes[0].sha, base):
+        raise StaleBase(
+            key,
+            base,
+            changes[0],
+            diff_objects(rendered_objects(fleet, folder, base), rendered_objects(fleet, folder, MAIN_BRANCH)),
+        )
+
+
+def _with_base(admit: Admit | None, key: str, base: str) -> Admit:
+    def check(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes]) -> None:
+        require_base(fleet, folder, key, base)
+        if admit is not None:
+            admit(fleet, folder, files)
+
+    return check
 
 
 def _check_owner(current: dict[str, bytes] | None, tenant: str, folder: PurePosixPath) -> None:

@@ -176,11 +176,21 @@ async def deploy(request: Request, tenant: Tenant, name: Name, who: Acting, revi
     limits = svc.tokens.limits(tenant)
     strategy = await run_in_threadpool(lambda: payloads.strategy_of(svc.reader(), doc, tenant, limits))
     admit = admission(tenant, limits)
+    base = _if_match(request.headers.get("if-match"))
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        return _outcome(fleet, actions.deploy(fleet, strategy, _author(who), review, tenant, admit=admit))
+        outcome = actions.deploy(fleet, strategy, _author(who), review, tenant, admit=admit, base=base)
+        return _outcome(fleet, outcome)
 
     return await svc.mutate(request, who, body, job)
+
+
+def _if_match(value: str | None) -> str | None:
+    """`If-Match: "<revision>"` (the strategy's revision, as GET returns it in ETag) -> the revision."""
+    if value is None:
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    return _rev(tag, "If-Match")
 
 
 @router.post("/v1/tenants/{tenant}/strategies/{name}/check", tags=["strategies"], openapi_extra=_SPEC_BODY)
@@ -198,20 +208,22 @@ async def check(request: Request, tenant: Tenant, name: Name, who: Acting) -> di
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
-def show(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
+def show(request: Request, tenant: Tenant, name: Name, who: Acting) -> JSONResponse:
     fleet = service(request).reader()
     files = _existing(fleet, tenant, name)
     spec = load_one(files[SPEC_FILE].decode(), SPEC_FILE) if SPEC_FILE in files else None
     code_file = ((spec or {}).get("spec") or {}).get("code", {}).get("file")
-    return {
+    revision = _revision(fleet, tenant, name)
+    body = {
         "tenant": tenant,
         "name": name,
         "spec": spec,
         "code_file": code_file,
         "code": files[code_file].decode(errors="replace") if code_file in files else None,
         "values": files[VALUES_FILE].decode(errors="replace") if VALUES_FILE in files else None,
-        "revision": _revision(fleet, tenant, name),
+        "revision": revision,
     }
+    return JSONResponse(body, headers={"ETag": f'"{revision}"'} if revision else {})
 
 
 @router.delete("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])

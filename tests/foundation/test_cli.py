@@ -185,3 +185,27 @@ def test_signals_show_when_and_sensible_numbers(fleet: Fleet):
     code, out = run("signals", str(fleet.path))
     assert code == 0, out
     assert out.strip() == "2025-12-02 06:30:00.123Z  alice/momentum-btc  BUY  BTC-USD  strength=0.1235 size=0.3 cross"
+
+
+def test_deploy_with_a_stale_base_is_refused_with_the_diff(fleet: Fleet, spec_dir: Path):
+    spec = write_spec(spec_dir)
+    repo = ["--repo", str(fleet.path), "--author", "A <a@example.com>"]
+    assert run("deploy", str(spec), *repo)[0] == 0
+    first = fleet.history("strategies/alice/momentum-btc")[0].sha
+    spec.write_text(spec.read_text().replace("window: 20", "window: 30"))
+    assert run("deploy", str(spec), "--base", first[:12], *repo)[0] == 0  # the edit began at the latest
+    second = fleet.history("strategies/alice/momentum-btc")[0].sha
+    other = write_spec(spec_dir / "other", name="other")
+    assert run("deploy", str(other), "--base", first, *repo)[0] == 0  # a new strategy: nothing to be stale
+    # a second tab still on `first`: its deploy would silently undo window 30
+    spec.write_text(spec.read_text().replace("window: 30", "window: 40"))
+    before = repo_fingerprint(fleet.path)
+    code, out = run("deploy", str(spec), "--base", first, *repo)
+    assert code == 4, out
+    assert f"alice/momentum-btc changed since revision {first[:12]}" in out and second[:12] in out
+    assert "window" in out and "30" in out  # the diff of what changed meanwhile
+    assert repo_fingerprint(fleet.path) == before
+    # another strategy's deploy does not make the latest base stale
+    assert run("deploy", str(spec), "--base", second, *repo)[0] == 0
+    assert "window: 40" in fleet.read_file("strategies/alice/momentum-btc/strategy.yaml").decode()
+    assert run("deploy", str(spec), "--base", "nope", *repo)[0] == 2
