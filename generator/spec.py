@@ -23,6 +23,7 @@ from kubernetes.utils import parse_quantity
 
 from .assets import SPEC_SCHEMA
 from .errors import Problem, UserError
+from .jsonschemas import Draft202012
 from .yamlio import load_one
 
 # A DNS-1123 label: tenant, strategy and Kubernetes object names, and the folders named after them.
@@ -107,8 +108,8 @@ def canonical_json(value: Any) -> str:
 @cache
 def spec_validator() -> jsonschema.Draft202012Validator:
     schema = json.loads(SPEC_SCHEMA.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    Draft202012.check_schema(schema)
+    return Draft202012(schema)
 
 
 def load_spec(path: Path, caps: Caps | None = None) -> Strategy:
@@ -123,7 +124,7 @@ def load_spec(path: Path, caps: Caps | None = None) -> Strategy:
 
 
 def parse_spec(text: str, origin: str = "spec", code_dir: Path | None = None, caps: Caps | None = None) -> Strategy:
-    doc = load_one(text, origin)
+    doc = load_one(text, origin, aliases=False)
     return strategy_from_document(doc, origin, code_dir, caps)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import signal
 import sys
@@ -124,14 +125,12 @@ def status(repo: Path, as_json: bool, source: str, kubeconfig: str | None) -> No
 @click.option("-n", "last", type=int, default=10, show_default=True, help="Print the last N signals first.")
 def signals(repo: Path, follow_: bool, strategy: str | None, as_json: bool, last: int) -> None:
     """Signals the sink received (REPO/.git/stratops-runtime/signals.ndjson)."""
-    from executor.sink import format_signal
-
     from ..actions import parse_key
 
     if strategy is not None:
         parse_key(strategy)
     path = RuntimePaths.of(repo).signals_file
-    show = (lambda r: click.echo(json.dumps(r))) if as_json else (lambda r: click.echo(format_signal(r)))
+    show = (lambda r: click.echo(json.dumps(r))) if as_json else (lambda r: click.echo(signal_line(r)))
     for record in _last(path, strategy, last):
         show(record)
     if follow_:
@@ -140,6 +139,29 @@ def signals(repo: Path, follow_: bool, strategy: str | None, as_json: bool, last
                 show(record)
         except KeyboardInterrupt:
             return
+
+
+def signal_line(record: dict) -> str:
+    """One signal for people: when the sink received it (UTC, ms), whose, and numbers to 4 significant digits."""
+    received = record.get("received_ts")
+    when = (
+        datetime.datetime.fromtimestamp(received / 1e9, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+        if isinstance(received, int)
+        else "-"
+    )
+    side = str(record.get("side") or "").upper()
+    size = "" if record.get("size") is None else f" size={_number(record['size'])}"
+    reason = f" {record['reason']}" if record.get("reason") else ""
+    return (
+        f"{when}  {record.get('tenant', '')}/{record.get('strategy', '')}  {side:<4} {record.get('symbol', '')}  "
+        f"strength={_number(record.get('strength'))}{size}{reason}"
+    )
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    return f"{value:.4g}"
 
 
 def _last(path: Path, strategy: str | None, count: int) -> list[dict]:

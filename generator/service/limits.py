@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import PurePosixPath
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import Problem
+from .. import actions
+from ..errors import Problem, UserError
 from ..fleet import Fleet
 from ..render import STRATEGIES_DIR, strategy_dir
-from ..spec import Caps, quantity
+from ..spec import Caps, quantity, resource_problems
 from ..tenants import tenant_caps
 from .problems import ApiError, problem_response
 from .tokens import Limits
@@ -92,6 +94,19 @@ def _lower(cap: str, configured: str | None) -> str:
         return cap
     a, b = quantity(cap), quantity(configured)
     return configured if a is None or (b is not None and b < a) else cap
+
+
+def admission(tenant: str, limits: Limits) -> actions.Admit:
+    """The tenant's limits as a check of each commit that moves main: deploys, rollbacks and merges alike."""
+
+    def admit(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes]) -> None:
+        check_quota(fleet, tenant, folder.name, limits)
+        strategy = actions.strategy_of_folder(files, str(folder))
+        problems = resource_problems(strategy, effective_caps(fleet, tenant, limits))
+        if problems:
+            raise UserError(f"{tenant}/{folder.name} is over the limits of tenant {tenant}", problems)
+
+    return admit
 
 
 def check_quota(fleet: Fleet, tenant: str, name: str, limits: Limits) -> None:

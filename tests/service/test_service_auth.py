@@ -12,7 +12,7 @@ from generator import actions
 from generator.spec import parse_spec
 from tests.service.conftest import make_client
 from tests.service.service_helpers import ADMIN, auth, repo_state, spec
-from tests.support import AUTHOR
+from tests.support import AUTHOR, new_fleet
 
 S = "/v1/tenants/{t}/strategies/momentum-btc"
 BRANCH = "review/{t}/momentum-btc/0123456789ab"
@@ -36,7 +36,7 @@ UNSCOPED = [("GET", "/v1/whoami", None), ("GET", "/v1/market/BTC-USD/bars", None
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[tuple[TestClient, Path]]:
-    fleet = actions.init(tmp_path_factory.mktemp("auth") / "fleet", "local", AUTHOR)
+    fleet = new_fleet(tmp_path_factory.mktemp("auth") / "fleet")
     import json
 
     for tenant in ("alice", "bob"):
