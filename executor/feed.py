@@ -2,7 +2,8 @@
 XSUB/XPUB proxy so many feeds and many executors scale out.
 
 Data files: NDJSON (optionally gzip) or CSV with a header row. One record per line:
-``{"type": "trade"|"quote"|"bar", "symbol": "BTC-USD", "ts": <exchange ns>, ...fields}``.
+``{"type": "trade"|"quote"|"bar", "symbol": "BTC-USD", "ts": <exchange ns>, ...fields}``, with an
+optional ``venue`` (default ``sample``) that goes into the topic: ``trades.sample.BTC-USD``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def load_records(path: Path) -> list[dict[str, Any]]:
     for i, row in enumerate(rows):
         if row.get("type") not in wire.RECORD_KIND or not row.get("symbol") or "ts" not in row:
             raise ValueError(f"{path}: record {i + 1} needs type (trade|quote|bar), symbol and ts")
+        venue = str(row.get("venue", wire.DEFAULT_VENUE))
+        if not wire.VENUE_RE.fullmatch(venue) or not wire.SYMBOL_RE.fullmatch(str(row["symbol"])):
+            raise ValueError(
+                f"{path}: record {i + 1}: venue {venue!r} must be lowercase letters/digits and "
+                f"symbol {row['symbol']!r} upper-case BASE-QUOTE"
+            )
     rows.sort(key=lambda r: r["ts"])
     return rows
 
@@ -98,12 +105,15 @@ class Publisher:
     last_sent: dict[bytes, float] = field(default_factory=dict)
     sent: int = 0
 
-    def publish(self, topic: bytes, mtype: int, payload: dict[str, Any]) -> None:
+    def publish(self, topic: bytes, mtype: int, payload: dict[str, Any]) -> int:
+        """Send one event; returns the feed header time (ns) it was stamped with."""
         seq = self.seqs.get(topic, 0) + 1
         self.seqs[topic] = seq
-        self.socket.send_multipart(wire.encode(topic, mtype, self.session, seq, time.time_ns(), payload))
+        now = time.time_ns()
+        self.socket.send_multipart(wire.encode(topic, mtype, self.session, seq, now, payload))
         self.last_sent[topic] = time.monotonic()
         self.sent += 1
+        return now
 
     def send_heartbeats(self, topics: list[bytes] | None = None, force: bool = False) -> int:
         now, count = time.monotonic(), 0
@@ -126,12 +136,12 @@ class Replayer:
         self.pub = publisher
         self.opts = opts
         self.stop = threading.Event()
-        self.topics = sorted({wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]) for r in records})
+        self.topics = sorted({wire.record_topic(r) for r in records})
         self._prepared = [
             (
-                wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]),
+                wire.record_topic(r),
                 wire.TYPE_OF_KIND[wire.RECORD_KIND[r["type"]]],
-                {k: v for k, v in r.items() if k != "type"},
+                {"venue": wire.DEFAULT_VENUE, **{k: v for k, v in r.items() if k != "type"}},
             )
             for r in records
         ]

@@ -31,6 +31,8 @@ _unpackb = msgpack.unpackb
 _time_ns = time.time_ns
 _monotonic_ns = time.monotonic_ns
 _HEADER_UNPACK = wire.HEADER.unpack
+_READABLE = wire.READABLE_VERSIONS
+_SNAPSHOT = wire.FLAG_SNAPSHOT
 
 
 class Runner:
@@ -204,18 +206,18 @@ class Runner:
             self.metrics.counts["filtered"] += 1
             return
         try:
-            version, mtype, _flags, session, seq, ts_ns = _HEADER_UNPACK(raw_header)
+            version, mtype, flags, session, seq, ts_ns = _HEADER_UNPACK(raw_header)
         except Exception as exc:  # struct.error on a short header
             self._bad_message(f"bad header: {exc}")
             return
-        if version != wire.VERSION:
+        if version not in _READABLE:
             self._bad_message(f"unsupported wire version {version}")
             return
         last = self._seq_last.get(topic)
         if last is not None and last[0] == session and seq == last[1] + 1 and mtype != wire.HEARTBEAT:
             last[1] = seq
-        else:
-            self._track(topic, session, seq, mtype == wire.HEARTBEAT)
+        elif not self._track(topic, session, seq, mtype == wire.HEARTBEAT):
+            return  # already delivered (snapshot/stream overlap, or a duplicate)
         entry = self.dispatch.get(mtype)
         if entry is None:
             if mtype == wire.HEARTBEAT:
@@ -231,6 +233,8 @@ class Runner:
         except Exception as exc:
             self._bad_message(f"bad {name[3:]} payload on {topic!r}: {exc}")
             return
+        if flags & _SNAPSHOT:
+            event.snapshot = True
         metrics, wd = self.metrics, self.watchdog
         metrics.events[kind] += 1
         metrics.lag.observe_ns(receive_ts - ts_ns)
@@ -257,11 +261,16 @@ class Runner:
         self._kinds[topic] = kind
         return kind
 
-    def _track(self, topic: bytes, session: int, seq: int, heartbeat: bool) -> None:
+    def _track(self, topic: bytes, session: int, seq: int, heartbeat: bool) -> bool:
+        """Sequence check off the fast path; False: drop the message (seen already)."""
         verdict = self.seq.check(topic, session, seq, heartbeat)
         if verdict.status is sequence.OK:
-            return
+            return True
+        if verdict.status == sequence.DUPLICATE:
+            self.metrics.inc("duplicates_dropped")
+            return False
         self._sequence_event(topic, session, seq, verdict)
+        return True
 
     def _sequence_event(self, topic: bytes, session: int, seq: int, verdict: sequence.Verdict) -> None:
         fields = {
@@ -284,12 +293,6 @@ class Runner:
                 "feed restarted (new session) on %s",
                 fields["topic"],
                 extra={"fields": {"event": "feed_restart", **fields}},
-            )
-        elif verdict.status == sequence.DUPLICATE:
-            log.warning(
-                "out-of-order or duplicate message on %s",
-                fields["topic"],
-                extra={"fields": {"event": "sequence_duplicate", **fields}},
             )
         self.metrics.counts["feed_sessions"] = len(self.seq.sessions)
 

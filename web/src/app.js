@@ -514,7 +514,7 @@ async function signalsPage(name) {
         h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
         h("td", { class: "num" }, s.strength ?? "—"), h("td", { class: "num" }, s.size ?? "—"),
         h("td", {}, s.reason ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
-      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".")[1]).find(Boolean);
+      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".").slice(1).find((part) => /^[A-Z0-9]/.test(part))).find(Boolean);
       if (symbol) {
         if (bars?.symbol !== symbol) bars = { symbol, data: await call("bars", { symbol }, { query: { limit: 600 } }) };
         const drawn = priceChart(bars.data, rows, symbol);
