@@ -17,6 +17,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The backtest extra (numpy, pandas, pyarrow, matplotlib): tests need it, `make demo` does not.
+$(VENV)/.backtest: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,backtest]'
+	touch $@
+
 tools: $(HELM)
 
 $(CURDIR)/$(TOOLS)/helm:
@@ -31,13 +36,13 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install browser
+test: install $(VENV)/.backtest browser
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
 	$(BIN)/stratops demo
 
-bench: install
+bench: install $(VENV)/.backtest
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install
