@@ -47,6 +47,7 @@ class ExecutorConfig:
     audit_hook: bool = True
     cpu: str | None = None
     memory: str | None = None
+    clock: str = "wall"  # "data": a backtest (executor.replay): events and timers on the data's clock
 
 
 def _require(obj: dict[str, Any], key: str, where: str) -> Any:
@@ -83,7 +84,14 @@ def from_dict(raw: dict[str, Any]) -> ExecutorConfig:
         audit_hook=bool(raw.get("auditHook", True)),
         cpu=limits.get("cpu"),
         memory=limits.get("memory"),
+        clock=_clock(raw.get("clock", "wall")),
     )
+
+
+def _clock(value: Any) -> str:
+    if value not in ("wall", "data"):
+        raise ConfigError(f"$.clock must be 'wall' or 'data', got {value!r}")
+    return value
 
 
 def apply_env(cfg: ExecutorConfig, env: dict[str, str] | os._Environ[str]) -> ExecutorConfig:

@@ -1,17 +1,11 @@
-"""Market feed: replay recorded ticks onto a ZeroMQ PUB socket (wire format v1), plus an
+"""Market feed: replay recorded ticks onto a ZeroMQ PUB socket (wire format v2), plus an
 XSUB/XPUB proxy so many feeds and many executors scale out.
 
-Data files: NDJSON (optionally gzip) or CSV with a header row. One record per line:
-``{"type": "trade"|"quote"|"bar", "symbol": "BTC-USD", "ts": <exchange ns>, ...fields}``, with an
-optional ``venue`` (default ``sample``) that goes into the topic: ``trades.sample.BTC-USD``.
+Data files: NDJSON (optionally gzip), CSV or Parquet, read and checked by executor.records.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
 import logging
 import random
 import threading
@@ -25,63 +19,16 @@ from typing import Any
 import zmq
 
 from executor import wire
+from executor.records import load_records
+
+__all__ = ["FeedOptions", "Publisher", "Replayer", "load_records", "make_pub_socket", "run_proxy", "sample_path"]
 
 log = logging.getLogger("executor.feed")
 SPEEDS = ("recorded", "fixed", "max")
-NUMERIC = {
-    "ts": int,
-    "price": float,
-    "size": float,
-    "bid": float,
-    "bid_size": float,
-    "ask": float,
-    "ask_size": float,
-    "open": float,
-    "high": float,
-    "low": float,
-    "close": float,
-    "volume": float,
-}
 
 
 def sample_path() -> Path:
     return Path(str(resources.files("executor") / "data" / "sample.ndjson.gz"))
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 - closed by caller
-
-
-def _coerce(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if value in (None, ""):
-            continue
-        out[key] = NUMERIC[key](value) if key in NUMERIC and isinstance(value, str) else value
-    return out
-
-
-def load_records(path: Path) -> list[dict[str, Any]]:
-    """Read NDJSON/CSV (``.gz`` ok), validate kinds, sort by exchange timestamp."""
-    name = path.name.removesuffix(".gz")
-    with _open_text(path) as fh:
-        if name.endswith(".csv"):
-            rows = [_coerce(r) for r in csv.DictReader(fh)]
-        else:
-            rows = [json.loads(line) for line in fh if line.strip()]
-    for i, row in enumerate(rows):
-        if row.get("type") not in wire.RECORD_KIND or not row.get("symbol") or "ts" not in row:
-            raise ValueError(f"{path}: record {i + 1} needs type (trade|quote|bar), symbol and ts")
-        venue = str(row.get("venue", wire.DEFAULT_VENUE))
-        if not wire.VENUE_RE.fullmatch(venue) or not wire.SYMBOL_RE.fullmatch(str(row["symbol"])):
-            raise ValueError(
-                f"{path}: record {i + 1}: venue {venue!r} must be lowercase letters/digits and "
-                f"symbol {row['symbol']!r} upper-case BASE-QUOTE"
-            )
-    rows.sort(key=lambda r: r["ts"])
-    return rows
 
 
 @dataclass
