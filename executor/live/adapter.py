@@ -166,7 +166,7 @@ class LiveFeed:
             if exchange is None:
                 exchange = self._exchange(kind, state)
             try:
-                batch = await asyncio.wait_for(watch(exchange, symbols), self.opts.stale)
+                batch = await _within(watch(exchange, symbols), self.opts.stale)
             except TimeoutError:
                 self.metrics.stale.labels(self.venue.name).inc()
                 log.warning("%s %s: no frame for %gs; reconnecting", self.venue.name, kind, self.opts.stale)
@@ -292,6 +292,22 @@ class LiveFeed:
         if reason not in self._bad_seen:
             self._bad_seen.add(reason)
             log.warning("%s: dropped a frame (%s), e.g. %s; counted from now on", self.venue.name, reason, sample)
+
+
+async def _within(coro: Any, timeout: float) -> Any:
+    """Like asyncio.wait_for, but gives up without waiting for the cancelled call to unwind
+    (a ccxt call stuck connecting to a dead peer may take its own connect timeout to do so)."""
+    task = asyncio.ensure_future(coro)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieve, never raise later
+        raise TimeoutError
+    return task.result()
 
 
 def _trade_id(trade: dict[str, Any]) -> int:
