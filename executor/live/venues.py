@@ -200,8 +200,34 @@ def _tapped(
                         bad("undecodable frame", str(exc)[:200])
 
                 client.handle_text_or_binary_message = guarded
+                _keep_unawaited_results(client)
                 client._stratops_guarded = True
             return client
 
     Tapped.__name__ = f"Tapped{cls.__name__}"
     return Tapped
+
+
+def _keep_unawaited_results(client: Any) -> None:
+    """Hand a result that arrived while nobody was waiting to the next waiter at once.
+
+    ccxt drops a resolution when no future is pending for its message hash: an update that
+    lands while the adapter is busy with the previous one would wait for the *next* message on
+    that symbol (seconds, on a quiet market). Keeping it makes the next ``watch_*`` return now.
+    """
+    kept: dict[str, Any] = {}
+    resolve, future = client.resolve, client.future
+
+    def keeping_resolve(result: Any, message_hash: str | None) -> Any:
+        if message_hash is not None and message_hash not in client.futures:
+            kept[message_hash] = result
+            return result
+        return resolve(result, message_hash)
+
+    def kept_future(message_hash: str) -> Any:
+        fut = future(message_hash)
+        if message_hash in kept and not fut.done():
+            resolve(kept.pop(message_hash), message_hash)
+        return fut
+
+    client.resolve, client.future = keeping_resolve, kept_future

@@ -199,8 +199,8 @@ class ExchangeSim:
                 if conn.limit is not None and conn.frames >= conn.limit:
                     await ws.close()
                     return
-        except ConnectionError:
-            pass  # the client went away mid-send
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away mid-send (aiohttp raises either, depending on the moment)
 
     def number(self, ws: Any, frame: dict[str, Any]) -> dict[str, Any]:
         """Stamp a per-connection sequence number where the exchange has one."""

@@ -64,6 +64,9 @@ def running_feed(opts: LiveOptions, endpoint: str, ctx: zmq.Context[Any], **kw: 
     thread = threading.Thread(target=main, daemon=True)
     thread.start()
     try:
+        deadline = time.monotonic() + 30  # importing ccxt alone takes seconds on a busy machine
+        while not feed.ready.is_set() and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         yield feed
     finally:
         loop.call_soon_threadsafe(feed.stop.set)
