@@ -35,6 +35,10 @@ SIGNAL_TOPIC = b"signal"
 # its seq is the topic's seq when the value was published, so a receiver merges it with the stream.
 FLAG_SNAPSHOT = 0x0001
 
+# Last-value cache protocol (docs/wire-format.md): requests and replies on the snapshot socket,
+# and the private topic prefix on which the proxy marks a snapshot's place in the stream.
+SNAPSHOT_REQUEST, SNAPSHOT_END, SYNC_PREFIX = b"SNAPSHOT", b"SNAPSHOT-END", b"_sync."
+
 # The venue of recorded/replayed data that names none, and of every v1 topic.
 DEFAULT_VENUE = "sample"
 VENUE_RE = re.compile(r"[a-z][a-z0-9]{0,15}")

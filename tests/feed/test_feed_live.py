@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,13 +12,6 @@ from feed_helpers import Received, bad_reasons, drain, metric, running_feed
 
 from executor.live.adapter import Backoff, LiveOptions
 from executor.live.venues import UnknownSymbol
-
-
-@pytest.fixture
-def zctx() -> Iterator[zmq.Context[Any]]:
-    ctx = zmq.Context()
-    yield ctx
-    ctx.destroy(linger=0)
 
 
 def _sub(ctx: zmq.Context[Any], endpoint: str, prefix: bytes = b"") -> zmq.Socket[bytes]:
