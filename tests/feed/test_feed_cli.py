@@ -1,0 +1,78 @@
+"""`stratops feed --source ...` as a process: ZeroMQ output, recording in the shared data format, metrics, errors."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+from click.testing import CliRunner
+from exchange_sim import BinanceSim, CoinbaseSim, Scenario
+from exec_helpers import REPO, free_port, wait_for
+from feed_helpers import Received, drain
+
+from executor.commands import feed_command
+from executor.records import load_records
+
+
+def test_live_feed_process_publishes_records_and_serves_metrics(short_tmp: Path, zctx: zmq.Context[Any]) -> None:
+    out, port, endpoint = short_tmp / "live.parquet", free_port(), f"ipc://{short_tmp}/feed"
+    with BinanceSim(["BTC-USDT", "ETH-USDT"], Scenario(rate=100, drop_after=[150])) as sim:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "executor.commands", "feed", "--source", "binance", "--symbols", "BTC-USDT,ETH-USDT"]
+            + ["--endpoint", sim.url, "--bind", endpoint, "--record", str(out), "--metrics-port", str(port)],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+        )
+        sub = zctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"trades.binance.")
+        sub.connect(endpoint)
+        got = Received()
+        wait_for(lambda: drain(sub, got, time.monotonic() + 0.2).events, timeout=60, what="live trades")
+        drain(sub, got, time.monotonic() + 2.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert 'stratops_feed_messages_total{kind="trades",venue="binance"}' in metrics
+    assert 'stratops_feed_reconnects_total{venue="binance"}' in metrics
+    records = load_records(out)  # the shared data format: what backtest and `up --data` read
+    kinds = {r["type"] for r in records}
+    assert kinds == {"trade", "quote", "bar"} and {r["venue"] for r in records} == {"binance"}
+    ids = [int(r["id"]) for r in records if r["type"] == "trade" and r["symbol"] == "BTC-USDT"]
+    assert ids == list(range(ids[0], ids[0] + len(ids))) and len(ids) > 100
+    published = {int(p["id"]) for t, _, p in got.events if t == b"trades.binance.BTC-USDT"}
+    assert published <= set(ids)  # recorded what it published
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "coinbase"], "--source coinbase needs --symbols"),
+        (["--source", "binance", "--symbols", "BTC-USDT", "--endpoint", "ftp://x"], "must be an http:// or https://"),
+        (["--symbols", "BTC-USDT"], "need --source binance|coinbase"),
+        (["--source", "binance", "--symbols", "BTC-USDT", "--record", "out.txt"], "unknown file type"),
+    ],
+)
+def test_bad_options_are_named(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(feed_command, args)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_unknown_symbol_exits_with_the_listed_ones(short_tmp: Path) -> None:
+    with CoinbaseSim(["BTC-USD", "ETH-USD"]) as sim:
+        result = CliRunner().invoke(
+            feed_command,
+            ["--source", "coinbase", "--symbols", "BTC-USD,NOPE-USD", "--endpoint", sim.url]
+            + ["--bind", f"ipc://{short_tmp}/f"],
+        )
+    assert result.exit_code == 2, result.output
+    assert "coinbase does not list NOPE-USD" in result.output and "BTC-USD, ETH-USD" in result.output
+    assert "Traceback" not in result.output
