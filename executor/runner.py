@@ -16,6 +16,7 @@ import msgpack
 import zmq
 
 from executor import guard, sequence, wire
+from executor import snapshot as snapshots
 from executor.api import Signal, Strategy, TimerEvent
 from executor.config import ExecutorConfig
 from executor.events import bar_from, quote_from, trade_from
@@ -28,9 +29,6 @@ from executor.watchdog import Watchdog
 log = logging.getLogger("executor")
 BATCH = 512
 POLL_MS = 100
-SNAPSHOT_WAIT = 1.0  # seconds to wait for the feed's last-value cache before starting without it
-SNAPSHOT_RETRY = 0.1  # ask again when the sync message has not come (the subscription was not live yet)
-SYNC_PREFIX = wire.SYNC_PREFIX
 _unpackb = msgpack.unpackb
 _time_ns = time.time_ns
 _monotonic_ns = time.monotonic_ns
@@ -151,7 +149,7 @@ class Runner:
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
         if self.cfg.snapshot_endpoint:
             self._sync_token = secrets.token_hex(8).encode()
-            sub.setsockopt(zmq.SUBSCRIBE, SYNC_PREFIX + self._sync_token)
+            sub.setsockopt(zmq.SUBSCRIBE, wire.SYNC_PREFIX + self._sync_token)
         sub.connect(self.cfg.feed_endpoint)
         self.sub = sub
         if self.push is None:
@@ -173,57 +171,21 @@ class Runner:
         self._join_snapshot()
 
     def _join_snapshot(self) -> None:
-        """Clone pattern: last values from the proxy's cache, merged with the stream by sequence.
-
-        The stream is buffered (not read) until the proxy's sync message shows where the snapshot
-        sits in it; everything before it is covered by the snapshot (dropped by seq), everything
-        after it is live. No cache answering within SNAPSHOT_WAIT: start with the stream alone.
-        """
+        """Last values from the feed's cache first (flagged snapshot), then the stream, merged by seq."""
         if not self.cfg.snapshot_endpoint or self.sub is None:
             return
-        sub, sync_topic = self.sub, SYNC_PREFIX + self._sync_token
-        dealer = self.zctx.socket(zmq.DEALER)
-        dealer.setsockopt(zmq.LINGER, 0)
-        dealer.connect(self.cfg.snapshot_endpoint)
         prefixes = self.filter.prefixes()
-        replies: dict[int, list[list[bytes]]] = {}
-        current: list[list[bytes]] = []
-        synced: set[int] = set()
-        stream: list[list[bytes]] = []
-        attempt, start = 0, time.monotonic()
-        next_try = start
-        chosen = None
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
-        poller.register(dealer, zmq.POLLIN)
-        while chosen is None and time.monotonic() - start < SNAPSHOT_WAIT:
-            if time.monotonic() >= next_try:
-                attempt += 1
-                dealer.send_multipart([wire.SNAPSHOT_REQUEST, self._sync_token, str(attempt).encode(), *prefixes])
-                next_try = time.monotonic() + SNAPSHOT_RETRY
-            poller.poll(10)
-            while dealer.poll(0):
-                frames = dealer.recv_multipart()
-                if frames[0] == wire.SNAPSHOT_END and len(frames) == 3:
-                    replies[int(frames[2])] = current
-                    current = []
-                else:
-                    current.append(frames)
-            while sub.poll(0):
-                frames = sub.recv_multipart()
-                if frames[0] == sync_topic:
-                    synced.add(int(_unpackb(frames[2]).get("k", 0)))
-                else:
-                    stream.append(frames)
-            chosen = next((k for k in sorted(synced) if k in replies), None)
-        sub.setsockopt(zmq.UNSUBSCRIBE, sync_topic)
-        dealer.close()
-        snapshot = replies.get(chosen, []) if chosen is not None else []
-        if chosen is None:
-            log.warning("no snapshot from %s; starting with the stream", self.cfg.snapshot_endpoint)
-        self.metrics.inc("snapshots", len(snapshot))
-        for frames in snapshot + stream:
-            self._on_message(frames)
+        snapshot, stream = snapshots.join(self.zctx, self.sub, self.cfg.snapshot_endpoint, self._sync_token, prefixes)
+        if snapshot is None:
+            log.warning(
+                "no snapshot from %s within %gs; starting with the stream",
+                self.cfg.snapshot_endpoint,
+                snapshots.WAIT,
+                extra={"fields": {"event": "no_snapshot"}},
+            )
+        self.metrics.inc("snapshots", len(snapshot or ()))
+        for frames in (snapshot or []) + stream:
+            self._on_message(frames)  # stream messages the snapshot covers are dropped by seq
         self._last_rx = time.monotonic()
 
     # -- loop ------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class LiveFeed:
         self._last_update: dict[str, int] = {}
         self._bad_seen: set[str] = set()
         self._topics: dict[tuple[str, str], bytes] = {}
+        self._kind_series: dict[str, tuple[Any, Any]] = {}
         self._closing: set[asyncio.Future[None]] = set()
         self.ready = asyncio.Event()  # set once the first connection is up (tests, benchmarks)
 
@@ -131,8 +132,10 @@ class LiveFeed:
     def _exchange(self, kind: str, seqs: dict[str, int]) -> Any:
         venue = self.venue
 
+        frames = self.metrics.frames.labels(venue.name)
+
         def tap(frame: Any) -> None:
-            self.metrics.frames.labels(venue.name).inc()
+            frames.inc()
             what = venue.classify(frame)
             if what not in ("data", "control"):
                 self._bad(f"unknown {what}", repr(frame)[:200])
@@ -281,11 +284,20 @@ class LiveFeed:
         payload = {k: v for k, v in record.items() if k != "type"}
         payload["venue"] = name
         feed_ts = self.pub.publish(topic, wire.TYPE_OF_KIND[kind], payload)
-        self.metrics.published.labels(name, kind).inc()
+        published, latency = self._series(kind)
+        published.inc()
         if live:
-            self.metrics.latency.labels(name, kind).observe(max(0, feed_ts - record["ts"]) / 1e9)
+            latency.observe(max(0, feed_ts - record["ts"]) / 1e9)
         if self.record is not None:
             self.record({**record, "venue": name})
+
+    def _series(self, kind: str) -> tuple[Any, Any]:
+        """The labelled counter and histogram of a kind (labels() costs a lock and a dict walk per call)."""
+        series = self._kind_series.get(kind)
+        if series is None:
+            m, name = self.metrics, self.venue.name
+            series = self._kind_series[kind] = (m.published.labels(name, kind), m.latency.labels(name, kind))
+        return series
 
     def _bad(self, reason: str, sample: str) -> None:
         self.metrics.bad.labels(self.venue.name, reason).inc()

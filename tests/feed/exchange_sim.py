@@ -91,6 +91,7 @@ class ExchangeSim:
         self.rng = random.Random(seed)
         self.connections = 0
         self.sent_trades = 0
+        self.first_sent = self.last_sent = 0.0
         self.rest_calls: list[str] = []
         self.sockets: set[web.WebSocketResponse] = set()
         self._conns: list[_Conn] = []
@@ -121,6 +122,7 @@ class ExchangeSim:
         asyncio.set_event_loop(self.loop)
         app = web.Application()
         self.routes(app)
+        self.stats_routes(app)
         self._runner = web.AppRunner(app)
         self.loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -149,6 +151,14 @@ class ExchangeSim:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
+    def stats_routes(self, app: web.Application) -> None:
+        """``GET /_sim/stats``: what the stand-in sent (benchmarks compare the feed's rate with it)."""
+
+        async def stats(_: web.Request) -> web.Response:
+            return web.json_response({"sent": self.sent_trades, "first": self.first_sent, "last": self.last_sent})
+
+        app.router.add_get("/_sim/stats", stats)
+
     # -- streaming -------------------------------------------------------------------
     def _subscribe(self, ws: web.WebSocketResponse, symbols: list[str], channels: set[str]) -> None:
         """Register a subscribed connection; one ticker task makes the market for all of them."""
@@ -172,6 +182,8 @@ class ExchangeSim:
                         await self._send(conn, market, trade, quote)
             sent += 1
             self.sent_trades += len(self.markets)
+            self.first_sent = self.first_sent or time.time()
+            self.last_sent = time.time()
             if interval:
                 delay = start + sent * interval - time.monotonic()
                 if delay > 0:
@@ -527,3 +539,23 @@ class CoinbaseSim(ExchangeSim):
             "timestamp": _iso(int(time.time() * 1000)),
             "events": [{"type": "update", "tickers": [ticker]}],
         }
+
+
+def main() -> None:
+    """Run a stand-in as a process: ``python exchange_sim.py binance|coinbase SYMBOL... [--rate R] [--total N]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("venue", choices=["binance", "coinbase"])
+    parser.add_argument("symbols", nargs="+")
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--total", type=int, default=None)
+    args = parser.parse_args()
+    sim_cls = BinanceSim if args.venue == "binance" else CoinbaseSim
+    with sim_cls(args.symbols, Scenario(rate=args.rate, total=args.total)) as sim:
+        print(sim.url, flush=True)
+        threading.Event().wait()  # until killed
+
+
+if __name__ == "__main__":
+    main()
