@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,14 @@ def feed_command(
     if proxy:
         run_proxy(proxy, bind)
         return
-    records = load_records(data or sample_path())
+    from executor.bars import add_bars
+    from executor.records import DataError
+
+    try:
+        records = add_bars(load_records(data or sample_path()))
+    except DataError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     opts = FeedOptions(
         speed=speed,
         rate=rate if rate is not None else (1000.0 if speed == "fixed" else 1.0),
