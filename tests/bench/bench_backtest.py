@@ -32,7 +32,7 @@ from executor.records import load_records, write_records  # noqa: E402
 from generator.backtest.engine import BacktestOptions, backtest  # noqa: E402
 from generator.backtest.strategy_run import run_strategy  # noqa: E402
 from generator.spec import load_spec  # noqa: E402
-from tests.bench.bench_executor import bench_throughput  # noqa: E402
+from tests.bench.bench_executor import STRATEGY, bench_throughput  # noqa: E402
 
 NOOP = """from executor import Strategy
 
@@ -100,6 +100,7 @@ def main() -> None:
             print(f"{label}: strategy run {run_s:.1f} s ({len(records) / run_s:,.0f} events/s of data, "
                   f"{handled:,} handled), full backtest {full_s:.1f} s, {len(result.fills.fills)} fills")  # fmt: skip
         ctx = zmq.Context()
+        (tmp / "bench_strategies.py").write_text(STRATEGY)
         live = bench_throughput(tmp, ctx)
         ctx.destroy(linger=0)
         print(f"live executor (same run): {live['executor_msgs_per_s']:,.0f} msgs/s consumer-bound")
