@@ -237,7 +237,7 @@ class _Session:
         part, more, last = self.feed.send, zmq.NOBLOCK | zmq.SNDMORE, zmq.NOBLOCK
         next_tick, total, sent = 0, len(records), 0
         for rec in records:
-            ts = rec["ts"]
+            ts = self.sent_ts = rec["ts"]
             if ts >= next_tick:
                 tick = ts - ts % TICK_NS
                 send([CONTROL, header(wire.VERSION, wire.HEARTBEAT, 0, 1, 0, tick), b"\x80"])
@@ -263,7 +263,6 @@ class _Session:
             else:
                 part(head, more)
                 part(body, last)
-            self.sent_ts = ts
             sent += 1
         end = records[-1]["ts"] if records else 0
         send([CONTROL, header(wire.VERSION, wire.HEARTBEAT, 0, 1, 0, end), pack({"end": True})])
