@@ -24,6 +24,7 @@ backtest down instead.
 from __future__ import annotations
 
 import logging
+import resource
 from typing import Any
 
 import msgpack
@@ -140,6 +141,7 @@ class ReplayRunner(Runner):
             "signals": self.signal_seq,
             "failed": self.health.failed_reason or None,
             "data_ns": self.data_ns,
+            "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
         assert self.push is not None
         self.push.send_multipart(wire.encode(DONE_TOPIC, wire.HEARTBEAT, self.session, 0, self.data_ns, summary))

@@ -363,6 +363,7 @@ def _clean_summary(p: dict[str, Any]) -> dict[str, Any]:
         "decode_errors": count(p.get("decode_errors")),
         "timer_ticks": count(p.get("timer_ticks")),
         "signals": count(p.get("signals")),
+        "max_rss_kib": count(p.get("max_rss_kib")),
         "failed": failed[:500] if isinstance(failed, str) else None,
     }
 

@@ -8,7 +8,7 @@ default, plus the 1s and 1m bars the shared bar builder makes from them):
    trades and for the ma-crossover example on the bars;
 3. the live executor's throughput in the same run (bench_executor's consumer-bound figure)
    as the baseline, and the ratio;
-4. peak RSS of this (engine) process and of the largest child (the sandboxed executor).
+4. peak RSS of this (engine) process, which holds the data, and of each sandboxed executor.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main() -> None:
                 tmp, "ma", "ma_crossover.py", "MovingAverageCrossover", ma_source, ["bars.BTC-USD"]
             ),  # fmt: skip
         }
-        rates = {}
+        rates, rss = {}, {}
         for label, path in cases.items():
             strategy = load_spec(path)
             t0 = time.perf_counter()
@@ -97,6 +97,7 @@ def main() -> None:
             full_s = time.perf_counter() - t0
             handled = sum(run.summary["events"].values())
             rates[label] = len(records) / run_s
+            rss[label] = run.summary["max_rss_kib"] / 1024
             print(f"{label}: strategy run {run_s:.1f} s ({len(records) / run_s:,.0f} events/s of data, "
                   f"{handled:,} handled), full backtest {full_s:.1f} s, {len(result.fills.fills)} fills")  # fmt: skip
         ctx = zmq.Context()
@@ -107,8 +108,8 @@ def main() -> None:
         for label, rate in rates.items():
             print(f"  {label}: backtest / live = {rate / live['executor_msgs_per_s']:.2f}")
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"peak RSS: engine {own:.0f} MiB, largest child (sandboxed executor) {child:.0f} MiB")
+        executors = ", ".join(f"{label} {mib:.0f} MiB" for label, mib in rss.items())
+        print(f"peak RSS: engine (data + results) {own:.0f} MiB; sandboxed executor: {executors}")
 
 
 if __name__ == "__main__":
