@@ -137,3 +137,15 @@ def test_feed_replays_parquet_trades_with_bars_built_from_them(tmp_path: Path) -
         ctx.destroy(linger=0)
     assert kinds.get(b"trades") == len(trades)
     assert kinds.get(b"bars") == 300 + 5  # 1s bars over five minutes, plus five 1m bars
+
+
+def test_missing_backtest_extra_says_how_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    from generator.cli.backtest_cmd import require_backtest_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else real(name, *a))
+    with pytest.raises(UserError) as info:
+        require_backtest_extra()
+    assert "missing pandas" in str(info.value) and "pip install 'stratops[backtest]'" in str(info.value)
