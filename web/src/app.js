@@ -460,7 +460,7 @@ async function editorPage(name) {
           h("ul", {}, (why.problems || []).map((p) => h("li", {}, p))));
         announce("Backtest failed");
       } else {
-        backtestResult.replaceChildren(...backtestView(state.result));
+        backtestResult.replaceChildren(...backtestView(state.result).filter(Boolean));
         announce("Backtest done");
       }
       result.replaceChildren();
