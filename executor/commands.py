@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -205,9 +206,15 @@ def _replay(
 ) -> None:
     import zmq
 
+    from executor.bars import add_bars
     from executor.feed import FeedOptions, Publisher, Replayer, load_records, make_pub_socket, sample_path
+    from executor.records import DataError
 
-    records = load_records(data or sample_path())
+    try:
+        records = add_bars(load_records(data or sample_path()))
+    except DataError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     opts = FeedOptions(
         speed=speed,
         rate=rate if rate is not None else (1000.0 if speed == "fixed" else 1.0),

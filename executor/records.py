@@ -57,6 +57,7 @@ PARQUET_COLUMNS = (
     ("trades", "int64"),
     ("update_id", "int64"),
 )
+_KNOWN = {name for name, _ in PARQUET_COLUMNS}
 INSTALL_HINT = "install the backtest extra: pip install 'stratops[backtest]'"
 
 
@@ -90,6 +91,10 @@ def load_records(path: Path | str) -> list[dict[str, Any]]:
     fmt = data_format(path)
     if not path.is_file():
         raise DataError(path, [(str(path), "no such file")])
+    if fmt == "parquet":
+        fast = _parquet_fast(path)
+        if fast is not None:
+            return fast
     checker = _Checker(path, "row" if fmt == "parquet" else "line")
     reader = {"ndjson": _ndjson_rows, "csv": _csv_rows, "parquet": _parquet_rows}[fmt]
     try:
@@ -142,6 +147,85 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for row in batch.to_pylist():
             number += 1
             yield number, {k: v for k, v in row.items() if v is not None}
+
+
+def _parquet_fast(path: Path) -> list[dict[str, Any]] | None:
+    """Columnar checks and conversion of a valid Parquet file (~10x the row-by-row path).
+
+    Returns None when any check fails: the row-by-row checker then names every bad row and field.
+    """
+    pq = _pyarrow_parquet()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        table = pq.read_table(path)
+    except Exception:
+        return None  # the row path reports it
+    names = set(table.column_names)
+    if not {"type", "symbol", "ts"} <= names or table.num_rows == 0:
+        return None
+    kinds, ts = table["type"], table["ts"]
+    if not pa.types.is_integer(ts.type) or ts.null_count or pc.min(ts).as_py() < 0:
+        return None
+    if not pa.types.is_string(kinds.type) or not pa.types.is_string(table["symbol"].type):
+        return None
+    valid_symbol = pc.match_substring_regex(table["symbol"], "^" + SYMBOL.pattern + "$")
+    if table["symbol"].null_count or not pc.all(valid_symbol).as_py():
+        return None
+    if not pc.all(pc.is_in(kinds, pa.array(TYPES))).as_py() or kinds.null_count:
+        return None
+    for kind, (required, optional) in FIELDS.items():
+        rows = table.filter(pc.equal(kinds, kind))
+        if rows.num_rows and not _columns_ok(rows, kind, required, optional, names):
+            return None
+    table = table.take(pc.sort_indices(table, [("ts", "ascending")]))
+    return _rows_of(table, names)
+
+
+def _columns_ok(rows: Any, kind: str, required: tuple[str, ...], optional: tuple[str, ...], names: set[str]) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in required:
+        if name not in names:
+            return False
+        column = rows[name]
+        if column.null_count or not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+            return False
+        if pa.types.is_floating(column.type) and not pc.all(pc.is_finite(column)).as_py():
+            return False
+        low = pc.min(column).as_py()
+        if low < 0 or (low == 0 and name not in NON_NEGATIVE):
+            return False
+    for name in optional:
+        if name in names:
+            column = rows[name]
+            wanted = pa.types.is_integer if name == "trades" else pa.types.is_string
+            if column.null_count < len(column) and not wanted(column.type):
+                return False
+    if kind == "trade" and "side" in names:
+        sides = rows["side"].drop_null()
+        if len(sides) and not pc.all(pc.is_in(sides, pa.array(["buy", "sell", ""]))).as_py():
+            return False
+    return not (kind == "bar" and "trades" in names and (pc.min(rows["trades"]).as_py() or 0) < 0)
+
+
+def _rows_of(table: Any, names: set[str]) -> list[dict[str, Any]]:
+    columns = {name: table[name].to_pylist() for name in table.column_names if name in _KNOWN}
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for i, (kind, symbol, ts) in enumerate(zip(columns["type"], columns["symbol"], columns["ts"], strict=True)):
+        record = {"type": kind, "symbol": symbol, "ts": ts}
+        required, optional = FIELDS[kind]
+        for name in required:
+            record[name] = float(columns[name][i])
+        for name in optional:
+            column = columns.get(name)
+            if column is not None and column[i] is not None:
+                record[name] = column[i]
+        append(record)
+    return out
 
 
 def _pyarrow_parquet() -> Any:

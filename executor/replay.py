@@ -24,6 +24,7 @@ backtest down instead.
 from __future__ import annotations
 
 import logging
+import resource
 from typing import Any
 
 import msgpack
@@ -83,6 +84,8 @@ class ReplayRunner(Runner):
                 except zmq.Again:
                     break
                 ts = int.from_bytes(frames[1][20:28], "big") if len(frames) == 3 else self.data_ns
+                if not self.data_ns:
+                    self._start_clock(ts)
                 if ts >= self.next_due:
                     self._run_data_timers(ts)
                 self.data_ns = max(self.data_ns, ts)
@@ -103,6 +106,13 @@ class ReplayRunner(Runner):
             self.ended = True
 
     # -- timers on data time ---------------------------------------------------------------
+    def _start_clock(self, ts: int) -> None:
+        """The first message starts the clock: timers set in on_start count from it."""
+        self.data_ns = ts
+        for timer in self.data_timers.values():
+            timer[1] += ts
+        self.next_due = min((t[1] for t in self.data_timers.values()), default=float("inf"))
+
     def schedule(self, name: str, interval: float) -> None:
         interval_ns = max(1, int(interval * 1e9))
         self.data_timers[name] = [interval_ns, self.data_ns + interval_ns]
@@ -131,6 +141,7 @@ class ReplayRunner(Runner):
             "signals": self.signal_seq,
             "failed": self.health.failed_reason or None,
             "data_ns": self.data_ns,
+            "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
         assert self.push is not None
         self.push.send_multipart(wire.encode(DONE_TOPIC, wire.HEARTBEAT, self.session, 0, self.data_ns, summary))

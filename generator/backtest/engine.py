@@ -84,6 +84,10 @@ def backtest(
 
     params = dict(strategy.params if params is None else params)
     run = run_strategy(strategy, records, params, options.limits, progress)
+    if (run.summary["failed"] or "").startswith("on_start"):
+        raise UserError(
+            f"{strategy.key} did not start", [Problem("strategy", run.summary["failed"], "fix on_start or the params")]
+        )
     warnings = _warnings(run, records, strategy)
     books = price_books(records)
     result = simulate(run.signals, books, options.fills)

@@ -138,7 +138,8 @@ def _underwater_seconds(dd: pd.Series) -> float:
         if value < -1e-12:
             since = since if since is not None else _previous(dd, ts)
             longest = max(longest, (ts - since).total_seconds())
-        else:
+        elif since is not None:  # back at the peak: the drawdown lasted until now
+            longest = max(longest, (ts - since).total_seconds())
             since = None
     return longest
 

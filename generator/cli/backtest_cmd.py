@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..backtest.options import parse_assignments, parse_duration, parse_time
 from ..errors import Problem, UserError
 
 HEAVY = ("numpy", "pandas", "pyarrow", "matplotlib")
@@ -26,57 +25,6 @@ def require_backtest_extra() -> None:
             "backtests need the backtest extra",
             [Problem("python", f"missing {', '.join(missing)}", f"install it: {INSTALL}")],
         )
-
-
-def parse_time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UserError(
-            f"invalid {option}",
-            [Problem(option, repr(text), "give an ISO 8601 time, e.g. 2024-01-02T14:31:00Z")],
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|min|m|h|d)?\s*")
-_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "min": 60 * 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_UNIT_NS["d"] = 86400 * 10**9
-
-
-def parse_duration(text: str, option: str, default_unit: str) -> int:
-    """'50ms', '1min', '0.5s' -> nanoseconds; a bare number is in DEFAULT_UNIT."""
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise UserError(f"invalid {option}", [Problem(option, repr(text), "write e.g. 50ms, 2s, 1min or 1h")])
-    return int(float(match.group(1)) * _UNIT_NS[match.group(2) or default_unit])
-
-
-def parse_value(text: str) -> Any:
-    """A grid or --param value: an int, a float, true/false, else the string itself."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def parse_assignments(items: tuple[str, ...], option: str, many: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        name, eq, values = item.partition("=")
-        if not eq or not name.strip() or not values.strip():
-            example = "fast=5,10,20" if many else "fast=5"
-            raise UserError(f"invalid {option}", [Problem(option, repr(item), f"write NAME=VALUE, e.g. {example}")])
-        parsed = [parse_value(v) for v in values.split(",")] if many else parse_value(values)
-        out[name.strip()] = parsed
-    return out
 
 
 def _non_negative(value: float | None, option: str) -> None:

@@ -5,7 +5,7 @@ import { call, session, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
-import { priceChart } from "./chart.js";
+import { equityChart, priceChart } from "./chart.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -260,6 +260,25 @@ function specText(spec) {
   return yamlLib.dump(doc, { flowLevel: 2, lineWidth: 100 });
 }
 
+const STATS = [
+  ["total_return", "Total return", "pct"], ["sharpe", "Sharpe", "num"], ["sortino", "Sortino", "num"],
+  ["max_drawdown", "Max drawdown", "pct"], ["hit_rate", "Hit rate", "pct"], ["exposure", "Exposure", "pct"],
+  ["turnover", "Turnover", "num"], ["fills", "Fills", "int"], ["pnl", "PnL", "num"],
+];
+
+function backtestView(out) {
+  const stats = out.stats || {};
+  const show = (v, kind) => (v === null || v === undefined ? "n/a"
+    : kind === "pct" ? `${(v * 100).toFixed(2)} %` : kind === "int" ? String(v) : Number(v).toFixed(3));
+  const chart = equityChart(out.equity || [], stats.capital || 0);
+  return [
+    h("table", { class: "stats", "aria-label": "Backtest statistics" },
+      h("tbody", {}, STATS.map(([key, label, kind]) => h("tr", {}, h("th", {}, label), h("td", {}, show(stats[key], kind)))))),
+    chart || h("p", {}, "No equity curve to draw."),
+    (out.warnings || []).length ? h("ul", { class: "warnings" }, out.warnings.map((w) => h("li", {}, w))) : null,
+  ];
+}
+
 async function editorPage(name) {
   let spec = NEW_STRATEGY_SPEC(tenant());
   let code = NEW_STRATEGY_CODE;
@@ -283,6 +302,8 @@ async function editorPage(name) {
   const problems = h("ol", { class: "problems", id: "problems", "aria-label": "Problems" });
   const problemsNote = h("p", { class: "hint" }, "Check runs the full preflight on the server without a commit.");
   const result = h("div", { id: "result", role: "status" });
+  const backtestResult = h("div", { id: "backtest-result", role: "status" });
+  let alive = true;
   const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
   const discard = () => {
     session.saveDraft(draftKey, null);
@@ -290,6 +311,7 @@ async function editorPage(name) {
   };
   const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
     button("Check", () => check(), "Control+Enter"),
+    button("Backtest", () => backtest()),
     button("Deploy", () => deploy(false), "Control+Shift+Enter"),
     button("Deploy for review", () => deploy(true)),
     name ? button("Stop", () => stop()) : null,
@@ -305,7 +327,10 @@ async function editorPage(name) {
       h("section", { "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, "Code (Python)"), codeHost),
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
     h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problemsNote, problems),
-    result);
+    result,
+    h("section", { "aria-labelledby": "backtest-h" }, h("h2", { id: "backtest-h" }, "Backtest"),
+      h("p", { class: "hint" }, "Runs the code over the bundled synthetic sample in a sandbox: fills at the next ",
+        "quote after each signal, long-only, no fees (see docs/backtest.md)."), backtestResult));
   const saveDraft = () => session.saveDraft(draftKey,
     { code: codeView.state.doc.toString(), spec: specView.state.doc.toString() });
   const common = { shortcuts, onChange: () => saveDraft() };
@@ -318,7 +343,12 @@ async function editorPage(name) {
     else check();
   };
   document.addEventListener("keydown", onKey);
-  cleanup = () => (codeView.destroy(), specView.destroy(), document.removeEventListener("keydown", onKey));
+  cleanup = () => {
+    alive = false;
+    codeView.destroy();
+    specView.destroy();
+    document.removeEventListener("keydown", onKey);
+  };
 
   // The document to send: the spec with the code inline; null (and a problem shown) when the YAML is broken.
   const documentToSend = () => {
@@ -403,6 +433,39 @@ async function editorPage(name) {
       result.replaceChildren(h("p", { class: report.ok ? "ok" : "bad" }, text));
       announce(text);
     } catch (err) {
+      failed(err, result);
+    } finally {
+      idle();
+    }
+  }
+
+  // Backtest: start a job, poll it, then show the statistics and the equity curve next to the code.
+  async function backtest() {
+    const doc = documentToSend();
+    if (!doc || !busy("Starting a backtest…")) return;
+    try {
+      const job = await call("backtest", { t: tenant() }, { body: { spec: doc } });
+      setProblems([]);
+      let state = job;
+      while (alive && (state.state === "queued" || state.state === "running")) {
+        const progress = state.state === "running" ? ` ${Math.round((state.progress || 0) * 100)} %` : "";
+        backtestResult.replaceChildren(h("p", {}, `Backtest ${state.state}${progress}…`));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        state = await call("backtestJob", { t: tenant(), id: job.id });
+      }
+      if (!alive) return;
+      if (state.state === "failed") {
+        const why = state.error || {};
+        backtestResult.replaceChildren(h("p", { class: "bad" }, why.title || "The backtest failed."),
+          h("ul", {}, (why.problems || []).map((p) => h("li", {}, p))));
+        announce("Backtest failed");
+      } else {
+        backtestResult.replaceChildren(...backtestView(state.result).filter(Boolean));
+        announce("Backtest done");
+      }
+      result.replaceChildren();
+    } catch (err) {
+      setProblems(problemFindings(err));
       failed(err, result);
     } finally {
       idle();
