@@ -91,6 +91,12 @@ def _on_term(stop: Any) -> None:
     help="Live: the exchange's REST base URL (http[s]://host:port); its websocket URL is derived (ws[s]://).",
 )
 @click.option(
+    "--ws-endpoint",
+    default=None,
+    metavar="URL",
+    help="Live: the exchange's websocket URL (ws[s]://...), when it is not derived from --endpoint.",
+)
+@click.option(
     "--record",
     "record",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -120,6 +126,7 @@ def feed_command(
     source: str,
     symbols: str | None,
     endpoint: str | None,
+    ws_endpoint: str | None,
     record: Path | None,
     metrics_port: int | None,
     stale: float,
@@ -131,10 +138,13 @@ def feed_command(
     elif source != "replay":
         if data is not None:
             raise click.UsageError("--data replays a file; it cannot be combined with --source " + source)
-        _live(source, symbols, endpoint, record, metrics_port, stale, heartbeat, connect or bind, bool(connect))
+        where = (connect or bind, bool(connect))
+        _live(source, symbols, (endpoint, ws_endpoint), record, metrics_port, stale, heartbeat, where)
     else:
-        if symbols or endpoint or record or metrics_port:
-            raise click.UsageError("--symbols, --endpoint, --record and --metrics-port need --source binance|coinbase")
+        if symbols or endpoint or ws_endpoint or record or metrics_port:
+            raise click.UsageError(
+                "--symbols, --endpoint, --ws-endpoint, --record and --metrics-port need --source binance|coinbase"
+            )
         _replay(data, speed, rate, loop, heartbeat, warmup, connect or bind, bool(connect))
 
 
@@ -154,19 +164,21 @@ def _proxy(xsub: str, xpub: str, snapshot: str | None, dedupe: bool, heartbeat: 
 def _live(
     source: str,
     symbols: str | None,
-    endpoint: str | None,
+    endpoints: tuple[str | None, str | None],
     record: Path | None,
     metrics_port: int | None,
     stale: float,
     heartbeat: float,
-    where: str,
-    connect: bool,
+    where: tuple[str, bool],
 ) -> None:
     names = [s.strip() for s in (symbols or "").split(",") if s.strip()]
     if not names:
         raise click.UsageError(f"--source {source} needs --symbols, e.g. --symbols BTC-USDT,ETH-USDT")
+    endpoint, ws_endpoint = endpoints
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise click.BadParameter(f"{endpoint!r} must be an http:// or https:// base URL", param_hint="--endpoint")
+    if ws_endpoint is not None and not ws_endpoint.startswith(("ws://", "wss://")):
+        raise click.BadParameter(f"{ws_endpoint!r} must be a ws:// or wss:// URL", param_hint="--ws-endpoint")
     if record is not None:
         from executor.records import DataError, data_format
 
@@ -183,8 +195,8 @@ def _live(
         from executor.live.venues import UnknownSymbol
     except ImportError as exc:
         raise click.ClickException(f"live feeds need the feed extra (pip install 'stratops[feed]'): {exc}") from None
-    sock = make_pub_socket(zmq.Context.instance(), where, connect, 100_000)
-    opts = LiveOptions(venue=source, symbols=names, endpoint=endpoint, stale=stale, heartbeat=heartbeat)
+    sock = make_pub_socket(zmq.Context.instance(), where[0], where[1], 100_000)
+    opts = LiveOptions(source, names, endpoint, ws_endpoint, stale=stale, heartbeat=heartbeat)
     try:
         sent = serve(opts, sock, heartbeat, record, metrics_port)
     except UnknownSymbol as exc:

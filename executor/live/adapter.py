@@ -43,7 +43,8 @@ BAR_GRACE_NS = 250_000_000  # a bar closes this long after its close time (late 
 class LiveOptions:
     venue: str
     symbols: list[str]
-    endpoint: str | None = None
+    endpoint: str | None = None  # REST base URL
+    ws_endpoint: str | None = None  # websocket URL (default: derived from endpoint)
     kinds: tuple[str, ...] = ("trades", "quotes", "bars")
     stale: float = 10.0
     heartbeat: float = 1.0
@@ -154,7 +155,7 @@ class LiveFeed:
                 self.metrics.reconnects.labels(venue.name).inc()
             seqs["connections"] = seqs.get("connections", 0) + 1
 
-        exchange = venue.make(self.opts.endpoint, tap, self._bad, connected)
+        exchange = venue.make(self.opts.endpoint, self.opts.ws_endpoint, tap, self._bad, connected)
         if self._markets is not None:
             exchange.set_markets(*self._markets)
         return exchange

@@ -35,6 +35,7 @@ class Venue:
     def make(
         self,
         endpoint: str | None,
+        ws_endpoint: str | None,
         tap: Callable[[Any], None],
         bad: Callable[[str, str], None],
         connected: Callable[[], None],
@@ -46,11 +47,17 @@ class Venue:
         # that between reads would be a gap, so keep plenty
         options = {"tradesLimit": 10_000, **self.options}
         exchange = tapped({"options": options, "enableRateLimit": True})
-        if endpoint:
-            self.point_at(exchange, endpoint.rstrip("/"))
+        if endpoint or ws_endpoint:
+            rest = (endpoint or "").rstrip("/")
+            self.point_at(exchange, rest, (ws_endpoint or self.default_ws(rest)).rstrip("/"))
         return exchange
 
-    def point_at(self, exchange: Any, base: str) -> None:
+    def point_at(self, exchange: Any, rest: str, ws: str) -> None:
+        """Use REST base URL ``rest`` (kept as is when empty) and websocket URL ``ws``."""
+        raise NotImplementedError
+
+    def default_ws(self, rest: str) -> str:
+        """The websocket URL a stand-in or proxy serving REST at ``rest`` would use."""
         raise NotImplementedError
 
     async def watch_trades(self, exchange: Any, symbols: list[str]) -> list[dict[str, Any]]:
@@ -86,9 +93,13 @@ class Binance(Venue):
     # spot only: market list from /api/v3/exchangeInfo and nothing that needs an API key
     options = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}
 
-    def point_at(self, exchange: Any, base: str) -> None:
-        exchange.urls["api"]["public"] = base + "/api/v3"
-        exchange.urls["api"]["ws"]["spot"] = ws_base(base) + "/ws"
+    def point_at(self, exchange: Any, rest: str, ws: str) -> None:
+        if rest:
+            exchange.urls["api"]["public"] = rest + "/api/v3"
+        exchange.urls["api"]["ws"]["spot"] = ws
+
+    def default_ws(self, rest: str) -> str:
+        return ws_base(rest) + "/ws"
 
     async def watch_quotes(self, exchange: Any, symbols: list[str]) -> list[dict[str, Any]]:
         return list((await exchange.watch_bids_asks(symbols)).values())
@@ -120,9 +131,13 @@ class Coinbase(Venue):
     ccxt_class = ccxtpro.coinbase
     options: dict[str, Any] = {}
 
-    def point_at(self, exchange: Any, base: str) -> None:
-        exchange.urls["api"]["rest"] = base
-        exchange.urls["api"]["ws"] = ws_base(base) + "/"
+    def point_at(self, exchange: Any, rest: str, ws: str) -> None:
+        if rest:
+            exchange.urls["api"]["rest"] = rest
+        exchange.urls["api"]["ws"] = ws
+
+    def default_ws(self, rest: str) -> str:
+        return ws_base(rest) + "/"
 
     async def watch_quotes(self, exchange: Any, symbols: list[str]) -> list[dict[str, Any]]:
         # watch_tickers subscribes to ticker_batch (every 5 s); the ticker channel is real time

@@ -117,8 +117,8 @@ def test_feed_replays_parquet_trades_with_bars_built_from_them(tmp_path: Path) -
     endpoint = f"ipc://{tmp_path / 'feed.sock'}"
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"bars.ETH-USD")
-    sub.setsockopt(zmq.SUBSCRIBE, b"trades.ETH-USD")
+    sub.setsockopt(zmq.SUBSCRIBE, b"bars.sample.ETH-USD")
+    sub.setsockopt(zmq.SUBSCRIBE, b"trades.sample.ETH-USD")
     sub.connect(endpoint)
     feed = subprocess.Popen([sys.executable, "-m", "generator.cli", "feed", "--bind", endpoint, "--data", str(data),
                              "--speed", "max", "--warmup", "1.5"], cwd=REPO)  # fmt: skip

@@ -59,6 +59,7 @@ def test_live_feed_process_publishes_records_and_serves_metrics(short_tmp: Path,
         (["--source", "coinbase"], "--source coinbase needs --symbols"),
         (["--source", "binance", "--symbols", "BTC-USDT", "--endpoint", "ftp://x"], "must be an http:// or https://"),
         (["--symbols", "BTC-USDT"], "need --source binance|coinbase"),
+        (["--source", "binance", "--symbols", "X", "--ws-endpoint", "http://x"], "must be a ws:// or wss:// URL"),
         (["--source", "binance", "--symbols", "BTC-USDT", "--record", "out.txt"], "unknown file type"),
     ],
 )

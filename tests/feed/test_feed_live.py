@@ -61,7 +61,8 @@ def test_coinbase_sequence_gaps_and_stale_stream(zctx: zmq.Context[Any]) -> None
     scenario = Scenario(rate=150, skip_ids={30}, garbage_every=40, silent_after=60)
     with CoinbaseSim(["BTC-USD"], scenario) as sim:
         endpoint = "inproc://coinbase"
-        opts = LiveOptions("coinbase", ["BTC-USD"], endpoint=sim.url, stale=0.7, backoff_base=0.05)
+        ws = sim.url.replace("http://", "ws://") + "/"  # given explicitly, as for an exchange with a separate host
+        opts = LiveOptions("coinbase", ["BTC-USD"], sim.url, ws, stale=0.7, backoff_base=0.05)
         with running_feed(opts, endpoint, zctx) as feed:
             sub = _sub(zctx, endpoint)
             got = drain(sub, Received(), time.monotonic() + 3.0)
