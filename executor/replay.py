@@ -24,7 +24,6 @@ backtest down instead.
 from __future__ import annotations
 
 import logging
-import resource
 from typing import Any
 
 import msgpack
@@ -141,7 +140,19 @@ class ReplayRunner(Runner):
             "signals": self.signal_seq,
             "failed": self.health.failed_reason or None,
             "data_ns": self.data_ns,
-            "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "max_rss_kib": _peak_rss_kib(),
         }
         assert self.push is not None
         self.push.send_multipart(wire.encode(DONE_TOPIC, wire.HEARTBEAT, self.session, 0, self.data_ns, summary))
+
+
+def _peak_rss_kib() -> int:
+    """VmHWM: the peak of this program's own memory (getrusage's ru_maxrss also counts the forked parent's)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0

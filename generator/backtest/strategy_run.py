@@ -141,10 +141,9 @@ def _write_config(work: Path, strategy: Strategy, params: dict[str, Any], limits
     }
     path = work / "executor.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    for folder in (work, code, state, tmp):  # the sandbox may run as another uid
-        os.chmod(folder, 0o755 if folder is not state and folder is not tmp else 0o777)
-    os.chmod(path, 0o644)
-    os.chmod(code / strategy.code_file, 0o444)
+    # Private to this user (mkdtemp: 0700). A sandbox that runs the executor as another uid maps
+    # these folders in as it does a live executor's code, state and /tmp volumes.
+    os.chmod(code / strategy.code_file, 0o400)
     return path
 
 

@@ -166,7 +166,7 @@ def test_feed_and_sink_commands(short_tmp: Path, zctx: zmq.Context[Any]) -> None
     )
     assert result.exit_code == 0, result.output
     topics = {m[0] for m in _recv_all(sub, time.monotonic() + 0.3)}
-    assert topics == {b"trades.sample.BTC-USD", b"quotes.sample.ETH-USD"}
+    assert topics == {b"trades.sample.BTC-USD", b"quotes.sample.ETH-USD", b"bars.sample.BTC-USD"}  # bars from trades
 
     out, sink_ep = short_tmp / "signals.ndjson", f"ipc://{short_tmp}/sink"
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
