@@ -78,3 +78,38 @@ def test_unknown_symbol_exits_with_the_listed_ones(short_tmp: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "coinbase does not list NOPE-USD" in result.output and "BTC-USD, ETH-USD" in result.output
     assert "Traceback" not in result.output
+
+
+def _live_feed(url: str, connect: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "executor.commands", "feed", "--source", "binance", "--symbols", "BTC-USDT"]
+    return subprocess.Popen([*args, "--endpoint", url, "--connect", connect], cwd=REPO, stderr=subprocess.DEVNULL)
+
+
+def test_two_live_feeds_behind_the_deduping_proxy_survive_a_kill(short_tmp: Path, zctx: zmq.Context[Any]) -> None:
+    front, back = f"ipc://{short_tmp}/front", f"ipc://{short_tmp}/back"
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "executor.commands", "feed", "--proxy", front, "--bind", back, "--dedupe"],
+        cwd=REPO,
+        stderr=subprocess.DEVNULL,
+    )
+    sub = zctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"trades.binance.BTC-USDT")
+    sub.connect(back)
+    got = Received()
+    with BinanceSim(["BTC-USDT"], Scenario(rate=100)) as sim:
+        feeds = [_live_feed(sim.url, front), _live_feed(sim.url, front)]
+        try:
+            wait_for(lambda: sim.connections >= 2 and drain(sub, got, time.monotonic() + 0.2).events, 60, what="both")
+            drain(sub, got, time.monotonic() + 1.0)
+            feeds[0].send_signal(signal.SIGKILL)  # one feed dies mid-stream
+            feeds[0].wait(10)
+            drain(sub, got, time.monotonic() + 2.0)
+        finally:
+            for proc in (*feeds, proxy):
+                proc.terminate()
+                proc.wait(15)
+    ids = [int(p["id"]) for _, _, p in got.events]
+    # each trade once, none lost (two feeds racing may swap neighbours: whichever delivers first wins)
+    assert sorted(ids) == list(range(min(ids), min(ids) + len(ids))) and len(ids) > 200
+    assert len({h.session for _, h, _ in got.events}) == 1  # the proxy's session: no restart downstream
+    assert [h.seq for _, h, _ in got.events] == list(range(1, len(ids) + 1))
