@@ -176,3 +176,23 @@ def test_redundant_feeds_merge_and_survive_one_dying(env: Env, zctx: zmq.Context
     assert [e["seq"] for e in events] == list(range(1, 151))  # the proxy's own numbering: no gap, no restart
     logs = ex.logs()
     assert not any(r.get("event") in ("feed_restart", "sequence_gap") for r in logs)
+
+
+def test_deduper_rules_per_kind() -> None:
+    from executor.proxy import Deduper
+
+    d, q, b = Deduper(), b"quotes.binance.BTC-USDT", b"bars.coinbase.BTC-USD"
+    assert d.fresh(BTC, wire.TRADE, {"id": "7"}) and not d.fresh(BTC, wire.TRADE, {"id": "7"})
+    assert d.fresh(ETH, wire.TRADE, {"id": "7"})  # ids are per topic
+    assert d.fresh(BTC, wire.TRADE, {"id": "5"})  # late but unseen: delivered, not lost
+    assert d.fresh(BTC, wire.TRADE, {}) and d.fresh(BTC, wire.TRADE, {})  # nothing to recognise: passed on
+    assert d.fresh(q, wire.QUOTE, {"update_id": 10, "ts": 1}) and not d.fresh(q, wire.QUOTE, {"update_id": 10, "ts": 2})
+    assert not d.fresh(q, wire.QUOTE, {"update_id": 9, "ts": 3}) and d.fresh(q, wire.QUOTE, {"update_id": 11, "ts": 0})
+    cq = b"quotes.coinbase.BTC-USD"  # no update id: the exchange's time orders them
+    assert d.fresh(cq, wire.QUOTE, {"ts": 100}) and not d.fresh(cq, wire.QUOTE, {"ts": 100})
+    assert d.fresh(b, wire.BAR, {"interval": "1s", "ts": 2_000}) and d.fresh(
+        b, wire.BAR, {"interval": "1m", "ts": 60_000}
+    )
+    assert not d.fresh(b, wire.BAR, {"interval": "1s", "ts": 2_000}) and d.fresh(
+        b, wire.BAR, {"interval": "1s", "ts": 3_000}
+    )
