@@ -65,6 +65,10 @@ def main() -> int:
     except UserError as exc:
         _write(folder / "error.json", {"title": exc.title, "problems": [str(p) for p in exc.problems]})
         return 2
+    except MemoryError:
+        problem = "over the worker's memory limit: send less data (or a shorter from/to range)"
+        _write(folder / "error.json", {"title": "the data is too large to backtest here", "problems": [problem]})
+        return 2
     except ImportError as exc:  # the service was installed without the backtest extra
         hint = "install the backtest extra where the service runs: pip install 'stratops[backtest]'"
         _write(folder / "error.json", {"title": "backtests are not installed here", "problems": [f"{exc}; {hint}"]})

@@ -303,6 +303,8 @@ async function editorPage(name) {
   const problemsNote = h("p", { class: "hint" }, "Check runs the full preflight on the server without a commit.");
   const result = h("div", { id: "result", role: "status" });
   const backtestResult = h("div", { id: "backtest-result", role: "status" });
+  const paramsForm = h("div", { id: "params-form" },
+    h("p", { class: "hint" }, "Check shows the parameters the strategy declares as a form here."));
   let alive = true;
   const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
   const discard = () => {
@@ -328,6 +330,7 @@ async function editorPage(name) {
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
     h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problemsNote, problems),
     result,
+    h("section", { "aria-labelledby": "params-h" }, h("h2", { id: "params-h" }, "Parameters"), paramsForm),
     h("section", { "aria-labelledby": "backtest-h" }, h("h2", { id: "backtest-h" }, "Backtest"),
       h("p", { class: "hint" }, "Runs the code over the bundled synthetic sample in a sandbox: fills at the next ",
         "quote after each signal, long-only, no fees (see docs/backtest.md)."), backtestResult));
@@ -428,6 +431,7 @@ async function editorPage(name) {
     try {
       const report = await call("check", { t: tenant(), n: doc.metadata.name }, { body: { spec: doc } });
       setProblems(report.findings || []);
+      if (report.parameters) showParams(report.parameters, report.params || {});
       const errors = (report.findings || []).filter((f) => f.severity !== "warning").length;
       const text = report.ok ? "Check passed: no errors." : `Check found ${errors} error(s).`;
       result.replaceChildren(h("p", { class: report.ok ? "ok" : "bad" }, text));
@@ -437,6 +441,50 @@ async function editorPage(name) {
     } finally {
       idle();
     }
+  }
+
+  // The declared parameters as a form; a change writes the value into spec.params in the spec editor.
+  function showParams(declared, values) {
+    const names = Object.keys(declared);
+    if (!names.length) {
+      paramsForm.replaceChildren(h("p", { class: "hint" }, "The strategy declares no parameters."));
+      return;
+    }
+    const setParam = (name, value) => {
+      let doc;
+      try {
+        doc = yamlLib.load(specView.state.doc.toString()) || {};
+      } catch {
+        return;
+      }
+      doc.spec = doc.spec || {};
+      doc.spec.params = { ...(doc.spec.params || {}), [name]: value };
+      const text = yamlLib.dump(doc, { flowLevel: 2, lineWidth: 100 });
+      specView.dispatch({ changes: { from: 0, to: specView.state.doc.length, insert: text } });
+    };
+    paramsForm.replaceChildren(h("table", { class: "params", "aria-label": "Parameters" }, h("tbody", {},
+      names.map((name) => {
+        const d = declared[name] || {};
+        const value = values[name] ?? d.default;
+        const id = `param-${name}`;
+        let input;
+        if (Array.isArray(d.enum)) {
+          input = h("select", { id, onchange: (e) => setParam(name, d.enum[e.target.selectedIndex]) },
+            d.enum.map((v) => h("option", { selected: v === value }, String(v))));
+        } else if (d.type === "boolean") {
+          input = h("input", { id, type: "checkbox", onchange: (e) => setParam(name, e.target.checked) });
+          input.checked = Boolean(value);
+        } else {
+          const numeric = d.type === "integer" || d.type === "number";
+          input = h("input", { id, type: numeric ? "number" : "text", min: d.minimum, max: d.maximum,
+            step: d.type === "integer" ? "1" : "any",
+            onchange: (e) => setParam(name, numeric ? Number(e.target.value) : e.target.value) });
+          input.value = value ?? "";
+        }
+        return h("tr", {}, h("th", {}, h("label", { for: id }, name)), h("td", {}, input),
+          h("td", { class: "hint" }, [d.type, d.minimum !== undefined || d.maximum !== undefined
+            ? `${d.minimum ?? ""}..${d.maximum ?? ""}` : "", d.description || ""].filter(Boolean).join(" · ")));
+      }))));
   }
 
   // Backtest: start a job, poll it, then show the statistics and the equity curve next to the code.
