@@ -232,7 +232,8 @@ class LiveFeed:
         except Exception as exc:
             log.warning("%s %s: trades %d..%d missed; REST resync failed: %s", name, symbol, last + 1, tid - 1, exc)
             return
-        found = [t for t in recent if last < _trade_id(t) < tid and t.get("timestamp")]
+        # by id: REST lists come ordered by time, and trades in one millisecond may come in any order
+        found = sorted((t for t in recent if last < _trade_id(t) < tid and t.get("timestamp")), key=_trade_id)
         for trade in found:
             self._publish_trade(symbol, _trade_id(trade), trade, live=False)
         self.metrics.resynced.labels(name).inc(len(found))

@@ -144,7 +144,7 @@ class Coinbase(Venue):
         return [await exchange.subscribe_multiple("ticker", False, symbols)]
 
     async def recent_trades(self, exchange: Any, symbol: str) -> list[dict[str, Any]]:
-        return sorted(await exchange.fetch_trades(symbol, limit=1000), key=lambda t: int(t["id"]))
+        return await exchange.fetch_trades(symbol, limit=1000)
 
     def classify(self, frame: Any) -> str:
         if not isinstance(frame, dict):
