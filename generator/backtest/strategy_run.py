@@ -82,7 +82,11 @@ def run_strategy(
     proc: subprocess.Popen | None = None
     ctx = zmq.Context()
     try:
-        isolation = sandbox.detect(ident, work / "probe", limits.netns)
+        try:
+            isolation = sandbox.detect(ident, work / "probe", limits.netns)
+        except sandbox.SandboxUnavailable as exc:
+            what, fix = (list(exc.args) + ["", ""])[:2]
+            raise UserError("cannot sandbox the strategy here", [Problem("sandbox", str(what), str(fix))]) from None
         feed, sink = _sockets(ctx, work)
         config = _write_config(work, strategy, params if params is not None else strategy.params, limits, isolation)
         proc = _spawn(isolation, strategy, work, config, limits)
