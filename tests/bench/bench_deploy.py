@@ -48,7 +48,7 @@ def key(i: int) -> tuple[str, str]:
 def filled_fleet(size: int, workdir: Path):
     """A fleet repo holding `size` strategies, added in one plain git commit (the specs are known good)."""
     tenants = tuple(sorted({key(i)[0] for i in range(size)}))
-    fleet = new_fleet(workdir / f"fleet-{size}", tenants, quota=("100", "200Gi", STRATEGIES_PER_TENANT))
+    fleet = new_fleet(workdir / f"fleet-{size}", tenants, quota=("64", "128Gi", STRATEGIES_PER_TENANT))
     for i in range(size):
         strategy = parse_spec(spec_text(*key(i), window=20))
         folder = fleet.path / strategy_dir(strategy.tenant, strategy.name)

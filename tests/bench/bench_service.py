@@ -43,7 +43,7 @@ def document(tenant: str, name: str, window: int) -> dict:
 
 
 def filled_fleet(workdir: Path):
-    fleet = new_fleet(workdir / "fleet", tuple(TENANTS), quota=("100", "200Gi", PER_TENANT + 10))
+    fleet = new_fleet(workdir / "fleet", tuple(TENANTS), quota=("64", "128Gi", 10 * PER_TENANT))
     changes: dict[PurePosixPath, dict[str, bytes] | None] = {}
     for tenant in TENANTS:
         for i in range(PER_TENANT):
