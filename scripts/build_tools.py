@@ -145,7 +145,6 @@ class Component:
         print(f"build_tools: {self.name} done in {elapsed:.0f}s ({compiled} packages compiled)", flush=True)
         return elapsed
 
-
     def copy_shared(self, env: dict) -> None:
         """Copy data folders (CRDs, manifests, stages) out of the module cache, so nothing at run time needs Go."""
         target = SHARE / self.name
@@ -196,7 +195,7 @@ def go_version() -> str:
     try:
         return subprocess.run(["go", "env", "GOVERSION", "GOOS", "GOARCH"], capture_output=True, text=True).stdout
     except FileNotFoundError:
-        raise BuildError("`go` is not on PATH: install Go 1.26 (https://go.dev/dl/) to build the components")
+        raise BuildError("`go` is not on PATH: install Go 1.26 (https://go.dev/dl/) to build the components") from None
 
 
 def main(argv: list[str] | None = None) -> int:
