@@ -28,9 +28,13 @@ $(CURDIR)/$(TOOLS)/helm:
 components:
 	nice $(PYTHON) scripts/build_tools.py $(COMPONENTS)
 
-# A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1.
+# A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1,
+# reconciling the fleet repo FLEET (created, with a tenant `demo`, when missing). `stratops cluster down` stops it.
+FLEET ?= .stratops/fleet
 cluster: install components
-	$(BIN)/stratops cluster up
+	test -d $(FLEET)/.git || { $(BIN)/stratops init $(FLEET) --cluster dev && \
+	  $(BIN)/stratops tenant add demo --cpu 4 --memory 8Gi --repo $(FLEET) --no-push; }
+	$(BIN)/stratops cluster up --repo $(FLEET)
 
 # Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
 # root and it is missing. Best effort: without it those tests skip and say why.
