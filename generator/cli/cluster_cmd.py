@@ -15,10 +15,16 @@ state_option = click.option(
     "--state",
     "state",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("STRATOPS_CLUSTER_STATE", ".stratops/cluster"),
-    show_default="$STRATOPS_CLUSTER_STATE or .stratops/cluster",
+    default=lambda: os.environ.get("STRATOPS_CLUSTER_STATE") or _default_state(),
+    show_default="$STRATOPS_CLUSTER_STATE or $XDG_STATE_HOME/stratops/cluster",
     help="Folder for the cluster's data, certificates, logs and pids.",
 )
+
+
+def _default_state() -> str:
+    """Outside any checkout, so a cluster's data never lands in a fleet's work tree."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "stratops", "cluster")
 
 
 @click.group()
