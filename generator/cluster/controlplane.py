@@ -308,6 +308,7 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             "--cidr=10.0.1.1/24",
             "--node-ip=10.0.1.1",
             f"--server-address=127.0.0.1:{ports['kwok']}",
+            "--node-lease-duration-seconds=40",
         ]
         return Service(name, argv, log)
     if name == "git-server":
@@ -385,9 +386,12 @@ def _start_kyverno(state: State, pki: certs.Pki, kube: Kube, say) -> None:
 
 
 def _kwok_stages() -> bytes:
-    """kwok's own 'fast' stages: a node becomes Ready at once, a bound pod Running and Ready, a deleted one gone."""
+    """kwok's own stages, as kwokctl uses them: a node Ready at once and kept so by a heartbeat with a lease, a
+    bound pod Running and Ready, a deleted one gone."""
     stage = components.shared("kwok", "sigs.k8s.io/kwok", "kustomize/stage")
-    files = sorted((stage / "node" / "fast").glob("*.yaml")) + sorted((stage / "pod" / "fast").glob("*.yaml"))
+    # the node heartbeat keeps the controller-manager from marking the node unreachable and evicting its pods
+    folders = ("node/fast", "node/heartbeat-with-lease", "pod/fast")
+    files = [p for folder in folders for p in sorted((stage / folder).glob("*.yaml"))]
     docs = [p.read_text() for p in files if p.name != "kustomization.yaml"]
     return "\n---\n".join(docs).encode()
 

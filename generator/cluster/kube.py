@@ -12,7 +12,6 @@ from typing import Any
 import urllib3
 import yaml
 from kubernetes import client, config, dynamic
-from kubernetes.client.exceptions import ApiException
 
 FIELD_MANAGER = "stratops-cluster"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"  # what `flux reconcile` sets
@@ -33,11 +32,12 @@ class Kube:
 
     def ready(self) -> bool:
         """The API server's /readyz says ok."""
+        url = self.api.configuration.host + "/readyz"
         try:
-            body = self.api.call_api("/readyz", "GET", _preload_content=False, _request_timeout=5)[0].data
-        except (ApiException, urllib3.exceptions.HTTPError):
+            response = self.api.rest_client.pool_manager.request("GET", url, timeout=5, retries=False)
+        except urllib3.exceptions.HTTPError:
             return False
-        return body.strip() == b"ok"
+        return response.status == 200 and response.data.strip() == b"ok"
 
     def apply(self, docs: list[dict[str, Any]]) -> None:
         """Server-side apply DOCS in order; CRDs first makes the kinds they define appliable after them."""
