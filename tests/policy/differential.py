@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from generator.policy import load_policies
@@ -104,7 +106,10 @@ containers = st.fixed_dictionaries(
             ),
             max_size=2,
         ),
-        "env": st.lists(st.fixed_dictionaries({"name": st.sampled_from(["A", "B"]), "value": st.sampled_from(["1", ""])}), max_size=2),
+        "env": st.lists(
+            st.fixed_dictionaries({"name": st.sampled_from(["A", "B"]), "value": st.sampled_from(["1", ""])}),
+            max_size=2,
+        ),
     },
 )
 pod_specs = st.fixed_dictionaries(
@@ -118,8 +123,12 @@ pod_specs = st.fixed_dictionaries(
         "volumes": st.lists(
             st.one_of(
                 st.fixed_dictionaries({"name": st.just("v"), "emptyDir": st.just({})}),
-                st.fixed_dictionaries({"name": st.just("h"), "hostPath": st.fixed_dictionaries({"path": st.just("/etc")})}),
-                st.fixed_dictionaries({"name": st.just("c"), "configMap": st.fixed_dictionaries({"name": st.just("cm")})}),
+                st.fixed_dictionaries(
+                    {"name": st.just("h"), "hostPath": st.fixed_dictionaries({"path": st.just("/etc")})}
+                ),
+                st.fixed_dictionaries(
+                    {"name": st.just("c"), "configMap": st.fixed_dictionaries({"name": st.just("cm")})}
+                ),
             ),
             max_size=2,
         ),
@@ -128,7 +137,10 @@ pod_specs = st.fixed_dictionaries(
 )
 metadata = st.fixed_dictionaries(
     {},
-    optional={"labels": _maybe(LABELS), "annotations": _maybe(st.dictionaries(st.sampled_from(["a", "b/c"]), st.sampled_from(["x", "1"]), max_size=2))},
+    optional={
+        "labels": _maybe(LABELS),
+        "annotations": _maybe(st.dictionaries(st.sampled_from(["a", "b/c"]), st.sampled_from(["x", "1"]), max_size=2)),
+    },
 )
 
 
@@ -139,7 +151,12 @@ def workloads(draw: st.DrawFn, index: int) -> list[dict[str, Any]]:
     replicas = spec.pop("replicas_hint", 1)
     meta = _clean(draw(metadata))
     name = f"w{index}"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{name}-pod", "namespace": "alice", **meta}, "spec": spec}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{name}-pod", "namespace": "alice", **meta},
+        "spec": spec,
+    }
     template = {"metadata": meta, "spec": spec}
     deploy = {
         "apiVersion": "apps/v1",
@@ -199,7 +216,8 @@ _POD_PREDICATES = [
     "object.spec.containers.exists_one(c, c.name == 'app')",
     "object.spec.containers.map(c, c.image).filter(i, i.contains('nginx')).size() == 0",
     "sets.contains(['app', 'web', 'sidecar', 'init', 'db', 'x'], object.spec.containers.map(c, c.name))",
-    "object.spec.?securityContext.?runAsNonRoot.orValue(false) || object.spec.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(false))",
+    "object.spec.?securityContext.?runAsNonRoot.orValue(false)"
+    " || object.spec.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(false))",
     "object.spec.?hostPID.orValue(false) == false",
     "object.metadata.labels.orValue({}).size() < 3",
     "object.spec.containers.map(c, c.?resources.?limits.?cpu.orValue('0')).all(q, isQuantity(q))",
@@ -236,6 +254,31 @@ def programs(draw: st.DrawFn) -> str:
 # ---------------------------------------------------------------- batches
 
 
+def draw_cases(n: int, seed: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """`n` programs and `n` workloads (3 objects each) from hypothesis; every program is evaluated
+    on every object, so a batch holds 3 n² cases. No seed: derandomized (the same cases each run)."""
+    expressions: list[str] = []
+    objects: list[dict[str, Any]] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=seed is None,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(programs(), st.data())
+    def collect(expression: str, data: st.DataObject) -> None:
+        expressions.append(expression)
+        objects.extend(data.draw(workloads(len(objects) // 3)))
+
+    if seed is not None:
+        collect = hypothesis_seed(seed)(collect)
+    collect()
+    return expressions, objects
+
+
 def policy_document(name: str, expression: str) -> dict[str, Any]:
     return {
         "apiVersion": "policies.kyverno.io/v1",
@@ -245,7 +288,12 @@ def policy_document(name: str, expression: str) -> dict[str, Any]:
             "validationActions": ["Deny"],
             "matchConstraints": {
                 "resourceRules": [
-                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["pods"],
+                    }
                 ]
             },
             "validations": [{"expression": expression, "message": "denied"}],
@@ -256,7 +304,9 @@ def policy_document(name: str, expression: str) -> dict[str, Any]:
 def write_batch(folder: Path, expressions: list[str], objects: list[dict[str, Any]]) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     policies = folder / "policies.yaml"
-    policies.write_text(yaml.safe_dump_all([policy_document(f"p{i}", e) for i, e in enumerate(expressions)], sort_keys=False))
+    policies.write_text(
+        yaml.safe_dump_all([policy_document(f"p{i}", e) for i, e in enumerate(expressions)], sort_keys=False)
+    )
     resources = folder / "resources.yaml"
     resources.write_text(yaml.safe_dump_all(objects, sort_keys=False))
     return policies, resources
@@ -268,19 +318,36 @@ Key = tuple[str, str]  # (policy, "Kind/namespace/name")
 def kyverno_results(kyverno: Path, policies: Path, resources: Path) -> dict[Key, str]:
     """`kyverno apply` on a batch; results from its policy report (JSON)."""
     proc = subprocess.run(
-        [str(kyverno), "apply", str(policies), "--resource", str(resources), "--policy-report", "--output-format", "json"],
+        [
+            str(kyverno),
+            "apply",
+            str(policies),
+            "--resource",
+            str(resources),
+            "--policy-report",
+            "--output-format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=1800,
     )
-    start = proc.stdout.find("{")
-    if start < 0:
+    if proc.stdout.find("{") < 0:
         raise AssertionError(f"kyverno apply printed no report:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[start:])
+    return parse_report(proc.stdout)
+
+
+def parse_report(stdout: str) -> dict[Key, str]:
+    """Results of the policy report(s) `kyverno apply --policy-report --output-format json` prints."""
     out: dict[Key, str] = {}
-    for r in report.get("results") or []:
-        for res in r.get("resources") or []:
-            out[(r["policy"], f"{res['kind']}/{res.get('namespace', '')}/{res['name']}")] = r["result"]
+    decoder = json.JSONDecoder()
+    pos = stdout.find("{")
+    while pos >= 0:
+        report, end = decoder.raw_decode(stdout, pos)
+        for r in report.get("results") or []:
+            for res in r.get("resources") or []:
+                out[(r["policy"], f"{res['kind']}/{res.get('namespace', '')}/{res['name']}")] = r["result"]
+        pos = stdout.find("{", end)
     return out
 
 
