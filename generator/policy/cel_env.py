@@ -27,7 +27,7 @@ from typing import Any
 from cel_expr_python import cel
 from kubernetes.utils import parse_quantity
 
-from . import cel_libs
+from . import cel_libs, k8s_libs
 from .cel_rewrite import RewriteError, rewrite
 
 VARIABLES = ("object", "oldObject", "request", "namespaceObject", "variables", "exceptions")
@@ -75,6 +75,9 @@ def is_quantity(s: str) -> bool:
 
 
 def _cmp(a: dict[str, str], b: dict[str, str]) -> int:
+    """compareTo of quantities and (same carrier type, one declaration) of Kubernetes semvers."""
+    if isinstance(a, dict) and k8s_libs.SEMVER in a:
+        return k8s_libs.semver_compare(a, b)
     x, y = _dec(a), _dec(b)
     return (x > y) - (x < y)
 
@@ -249,7 +252,12 @@ extensions:
 def environment() -> cel.Env:
     """One shared environment: building it is costly, and compiled expressions are bound to it."""
     functions = (
-        _quantity_functions() + _regex_functions() + _list_functions() + _image_functions() + cel_libs.functions()
+        _quantity_functions()
+        + _regex_functions()
+        + _list_functions()
+        + _image_functions()
+        + cel_libs.functions()
+        + k8s_libs.functions()
     )
     return cel.NewEnv(
         config=cel.NewEnvConfigFromYaml(_EXTENSIONS_CONFIG),

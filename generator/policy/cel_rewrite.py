@@ -340,6 +340,8 @@ def _rename_calls(text: str, qualified: tuple[str, ...], nargs: int, new: str) -
     out = list(tokens)
     n = len(qualified) * 2 - 1
     for i in range(len(tokens)):
+        if tokens[i].kind == "ws":
+            continue
         seq = [j for j in range(i, len(tokens)) if tokens[j].kind != "ws"][: n + 1]
         if len(seq) < n + 1 or [tokens[j].text for j in seq[:n]] != list(_interleave(qualified)):
             continue
@@ -352,6 +354,21 @@ def _rename_calls(text: str, qualified: tuple[str, ...], nargs: int, new: str) -
         for j in range(i + 1, seq[n]):
             out[j] = Tok("ws", "")
     return _join(out)
+
+
+def _rename_member(text: str, name: str, nargs: int, new: str) -> str:
+    """`m.exists_one(k, v, p)` -> `m.existsOne(k, v, p)`: cel-go accepts both spellings of the
+    two-variable macro, cel-cpp only the second."""
+    tokens = tokenize(text)
+    for i, t in enumerate(tokens):
+        if t.kind != "ident" or t.text != name:
+            continue
+        dot, paren = _prev(tokens, i), _next(tokens, i)
+        if dot < 0 or tokens[dot].text != "." or paren >= len(tokens) or tokens[paren].text != "(":
+            continue
+        if len(_split_args(tokens[paren + 1 : _match_close(tokens, paren)])) == nargs:
+            tokens[i] = Tok("ident", new)
+    return _join(tokens)
 
 
 def _interleave(parts: tuple[str, ...]) -> Iterator[str]:
@@ -374,6 +391,8 @@ def rewrite(text: str) -> str:
     if "transformMap" in text:
         text = rw.rewrite_calls(text, "transformMapEntry", {3, 4}, _transform_map(rw, entry=True))
         text = rw.rewrite_calls(text, "transformMap", {3, 4}, _transform_map(rw, entry=False))
+    if "exists_one" in text:
+        text = _rename_member(text, "exists_one", 3, "existsOne")
     if "math" in text:
         text = _rename_calls(text, ("math", "round"), 2, f"{PREFIX}mathRound")
     if "ndexOf" in text:
