@@ -225,7 +225,8 @@ def _transform_map(rw: _Rewriter, entry: bool):
 
 
 def _null_safe_optional(text: str, rw: _Rewriter) -> str:
-    """Guard the first optional step of each chain: cel-go gives optional.none() on a null receiver."""
+    """Guard every optional step: on a null receiver, or an optional holding null, cel-go gives an
+    absent optional (a presence test on a non-container), where cel-cpp has no overload."""
     while True:
         tokens = tokenize(text)
         for i, t in enumerate(tokens):
@@ -235,20 +236,23 @@ def _null_safe_optional(text: str, rw: _Rewriter) -> str:
             if p < 0 or tokens[p].text not in (".", "["):
                 continue
             opener = p
-            if tokens[opener].text == "[" and (
-                _prev(tokens, opener) < 0 or not _ends_value(tokens[_prev(tokens, opener)])
-            ):
+            before = _prev(tokens, opener)
+            if tokens[opener].text == "[" and (before < 0 or not _ends_value(tokens[before])):
                 continue  # "[?" at the start of a list literal is an optional element, not an index
-            start = receiver_start(tokens, opener) if tokens[opener].text == "." else _index_receiver(tokens, opener)
+            start = receiver_start(tokens, opener)
             receiver = _join(tokens[start:opener])
-            if "?" in receiver or receiver.strip().startswith(PREFIX):
-                continue  # already optional (or ours): the step after a first optional step is safe
+            if receiver.strip().startswith(PREFIX):
+                continue  # a step we already guarded
             end = _next(tokens, i) if tokens[opener].text == "." else _match_close(tokens, opener)
             step = _join(tokens[opener : end + 1])
             n = rw.fresh("n")
+            holds_null = (
+                f"type({n}) == null_type || (type({n}) == optional_type && dyn({n}).hasValue() "
+                f"&& type(dyn({n}).value()) == null_type)"
+            )
             text = (
                 _join(tokens[:start])
-                + f"cel.bind({n}, {receiver}, type({n}) == null_type ? optional.none() : {n}{step})"
+                + f"cel.bind({n}, {receiver}, {holds_null} ? optional.none() : {n}{step})"
                 + _join(tokens[end + 1 :])
             )
             break
