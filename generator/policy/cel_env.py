@@ -273,12 +273,13 @@ class CelCompileError(Exception):
 _cache: dict[str, Any] = {}
 
 
-def compile_expression(expression: str) -> Any:
-    """Compile once and cache: the same text always yields the same program."""
+def compile_expression(expression: str, rewritten: bool = False) -> Any:
+    """Compile once and cache: the same text always yields the same program. `rewritten`: the text
+    is already the output of `cel_rewrite.rewrite` (or assembled from such pieces)."""
     program = _cache.get(expression)
     if program is None:
         try:
-            program = _compile(rewrite(expression))
+            program = _compile(expression if rewritten else rewrite(expression))
         except RewriteError as exc:
             raise CelCompileError(str(exc)) from None
         _cache[expression] = program
@@ -310,5 +311,19 @@ def _clean_compile_error(text: str) -> str:
     return text.replace("<input>:", "at ").rstrip()
 
 
+# cel-cpp's wording of the common runtime errors, in cel-go's words (what Kyverno reports).
+_CEL_GO_WORDING = (
+    (re.compile(r'^Key not found in map : "?(.*?)"?$'), r"no such key: \1"),
+    (re.compile(r"^No matching overloads found : .*$"), "no such overload"),
+    (re.compile(r"^divide by zero$"), "division by zero"),
+    (re.compile(r"^modulus by zero$"), "modulus by zero"),
+    (re.compile(r"^Index out of range.*$"), "index out of bounds"),
+)
+
+
 def clean_runtime_error(text: str) -> str:
-    return re.sub(r"^[A-Z_]+: ", "", str(text))
+    message = re.sub(r"^[A-Z_]+: ", "", str(text))
+    for pattern, replacement in _CEL_GO_WORDING:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
+    return message

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 # Longest alternatives first: triple-quoted before single-quoted, prefixed strings before identifiers.
 _TOKEN = re.compile(
@@ -47,8 +48,7 @@ class RewriteError(Exception):
     """The expression is refused (a check cel-go makes and cel-cpp does not)."""
 
 
-@dataclass(frozen=True)
-class Tok:
+class Tok(NamedTuple):
     kind: str  # ws, str, num, ident, punct, bad
     text: str
 
@@ -382,6 +382,7 @@ def _interleave(parts: tuple[str, ...]) -> Iterator[str]:
         yield part
 
 
+@lru_cache(maxsize=4096)
 def rewrite(text: str) -> str:
     """The expression with every Kyverno-compat rewrite applied (unchanged when none applies)."""
     if any(t.kind == "bad" for t in tokenize(text)):

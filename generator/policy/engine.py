@@ -19,6 +19,7 @@ from cel_expr_python import cel
 
 from . import autogen
 from .cel_env import CelCompileError, clean_runtime_error, compile_expression
+from .cel_rewrite import RewriteError, rewrite
 from .match import ObjectInfo, matches
 from .model import Policy, PolicyError, PolicyException, PolicyResult, Status
 
@@ -68,13 +69,14 @@ class CompiledPolicy:
         if not needed:
             self.inlined[expression] = self.programs[expression]
             return
+        # Each piece is rewritten on its own (cached), so the combined text is compiled as is.
         exprs = {v.name: v.expression for v in self.policy.variables}
-        text = _substitute(expression)
+        text = _substitute(rewrite(expression))
         for name in reversed(needed):
-            text = f"cel.bind({_BIND_PREFIX}{name}, ({_substitute(exprs[name])}), {text})"
+            text = f"cel.bind({_BIND_PREFIX}{name}, ({_substitute(rewrite(exprs[name]))}), {text})"
         # On failure (e.g. "variables.x" inside a string literal) only the exact path is used.
-        with contextlib.suppress(CelCompileError):
-            self.inlined[expression] = compile_expression(text)
+        with contextlib.suppress(CelCompileError, RewriteError):
+            self.inlined[expression] = compile_expression(text, rewritten=True)
 
     def _compile(self, path: str, expression: str) -> None:
         try:
