@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from cel_corpus import EXPRESSIONS, POD
+from cel_expr_python import cel
 
 from generator.policy.cel_env import CelCompileError, clean_runtime_error, compile_expression, environment
 from generator.policy.cel_rewrite import rewrite
@@ -26,7 +27,7 @@ def evaluate(expression: str):
         "exceptions": {"allowedImages": [], "allowedValues": []},
     }
     result = compile_expression(expression).eval(environment().Activation(data))
-    return clean_runtime_error(result.value()) if result.type().name() == "error" else result.plain_value()
+    return clean_runtime_error(result.value()) if result.type() == cel.Type.ERROR else result.plain_value()
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS)
