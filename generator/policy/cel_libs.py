@@ -54,6 +54,8 @@ class OfflineContext:
 
     resources: list[dict[str, Any]] = field(default_factory=list)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "METHOD:url" or "url" -> {"body": ..., "statusCode": ...} (the test's apiCallResponses)
+    http: dict[str, Any] = field(default_factory=dict)
 
 
 _context: contextvars.ContextVar[OfflineContext | None] = contextvars.ContextVar("kyverno_context", default=None)
@@ -124,6 +126,23 @@ def image_metadata(ref: str) -> dict[str, Any]:
     if ref not in ctx.images:
         raise LookupError(f"image data for {ref} not found in the context")
     return ctx.images[ref]
+
+
+def _http(method: str) -> Callable[..., Any]:
+    name = f"http.{method.title()}"
+
+    def call(url: str, *_rest: Any) -> Any:
+        ctx = _context.get()
+        mocks = ctx.http if ctx is not None else {}
+        for key in (f"{method}:{url}", url):
+            if key in mocks:
+                return mocks[key]
+        raise OfflineError(
+            f"{name} is not available offline (needs network access; in a kyverno test folder, "
+            f"mock {url} with apiCallResponses)"
+        )
+
+    return call
 
 
 def to_gvr(api_version: str, resource: str) -> dict[str, str]:
@@ -328,10 +347,15 @@ def functions() -> list[cel.FunctionDecl]:
         *_spellings(("resource.ToGVR", "resource.toGVR"), ANYMAP, [[STR, STR]], to_gvr),
         *_spellings(("image.GetMetadata", "image.getMetadata"), DYN, [[STR]], image_metadata),
     ]
+    decls += _spellings(("http.Get", "http.get"), DYN, [[STR], [STR, ANYMAP]], _http("GET"))
+    decls += _spellings(
+        ("http.Post", "http.post"),
+        DYN,
+        [[STR, ANYMAP], [STR, STR], [STR, ANYMAP, ANYMAP], [STR, STR, ANYMAP]],
+        _http("POST"),
+    )
     offline = {
         ("resource.Post", "resource.post"): [[STR, STR, STR, ANYMAP], [STR, STR, ANYMAP]],
-        ("http.Get", "http.get"): [[STR], [STR, ANYMAP]],
-        ("http.Post", "http.post"): [[STR, ANYMAP], [STR, STR], [STR, ANYMAP, ANYMAP], [STR, STR, ANYMAP]],
         ("globalContext.Get", "globalContext.get"): [[STR, STR]],
     }
     for names, sigs in offline.items():

@@ -10,7 +10,9 @@ expression text, token by token, into plain CEL that cel-cpp evaluates the same 
   for the map insert they expand to) become `transformList` plus a map builder;
 - lists `indexOf(x)` / `lastIndexOf(x)` (Kubernetes' lists library; the name is owned by the strings
   extension in cel-cpp) dispatch on the receiver's runtime type;
-- list and map literals mixing literal types are refused as cel-go's homogeneous-aggregate check does.
+- list and map literals mixing literal types are refused as cel-go's homogeneous-aggregate check does;
+- `cel.bind` (written or generated) becomes an eager one-element `map`, working around a cel-cpp
+  slot bug (see `bind`).
 
 Rewrites work on tokens (string literals are never touched) and find a call's receiver the way the
 grammar binds it: the longest chain of selections, indexes and calls ending right before the `.`.
@@ -192,7 +194,7 @@ class _Rewriter:
 def _or_value(rw: _Rewriter):
     def build(receiver: str, args: list[str]) -> str:
         v = rw.fresh("ov")
-        return f"cel.bind({v}, {receiver}, type({v}) == optional_type ? {v}.orValue({args[0]}) : dyn({v}))"
+        return f"cel.bind({v}, {receiver}, type({v}) == optional_type ? dyn({v}).orValue({args[0]}) : dyn({v}))"
 
     return build
 
@@ -382,6 +384,42 @@ def _interleave(parts: tuple[str, ...]) -> Iterator[str]:
         yield part
 
 
+def bind(name: str, init: str, body: str) -> str:
+    """`cel.bind(name, init, body)` in a form cel-cpp evaluates correctly: its cel.bind caches the
+    bound value in a slot that a comprehension left early (all/exists short-circuiting) does not
+    reset, so a later bind can read a stale value (`l.all(c, cel.bind(z, c, false)) ||
+    cel.bind(q, x, q.f)` binds q to an element of l). A one-element map binds eagerly, as cel-go's
+    cel.bind does."""
+    return f"[{init}].map({name}, {body})[0]"
+
+
+def _eager_binds(text: str) -> str:
+    while True:
+        tokens = tokenize(text)
+        for i, t in enumerate(tokens):
+            if t.kind != "ident" or t.text != "bind":
+                continue
+            dot, paren = _prev(tokens, i), _next(tokens, i)
+            if dot < 0 or tokens[dot].text != "." or paren >= len(tokens) or tokens[paren].text != "(":
+                continue
+            root = _prev(tokens, dot)
+            if (
+                root < 0
+                or tokens[root].text != "cel"
+                or (_prev(tokens, root) >= 0 and tokens[_prev(tokens, root)].text == ".")
+            ):
+                continue
+            close = _match_close(tokens, paren)
+            args = _split_args(tokens[paren + 1 : close])
+            if len(args) != 3:
+                continue
+            name, init, body = (_join(a).strip() for a in args)
+            text = _join(tokens[:root]) + bind(name, init, body) + _join(tokens[close + 1 :])
+            break
+        else:
+            return text
+
+
 @lru_cache(maxsize=4096)
 def rewrite(text: str) -> str:
     """The expression with every Kyverno-compat rewrite applied (unchanged when none applies)."""
@@ -403,4 +441,6 @@ def rewrite(text: str) -> str:
     if "ndexOf" in text:
         text = rw.rewrite_calls(text, "indexOf", {1}, _index_of(rw, last=False))
         text = rw.rewrite_calls(text, "lastIndexOf", {1}, _index_of(rw, last=True))
+    if "bind" in text:
+        text = _eager_binds(text)
     return text

@@ -19,7 +19,7 @@ from cel_expr_python import cel
 
 from . import autogen
 from .cel_env import CelCompileError, clean_runtime_error, compile_expression
-from .cel_rewrite import RewriteError, rewrite
+from .cel_rewrite import RewriteError, bind, rewrite
 from .match import ObjectInfo, matches
 from .model import Policy, PolicyError, PolicyException, PolicyResult, Status
 
@@ -49,7 +49,7 @@ class CompiledPolicy:
     programs: dict[str, Any] = field(default_factory=dict)
     var_order: list[str] = field(default_factory=list)
     var_deps: dict[str, list[str]] = field(default_factory=dict)  # transitive, in declaration order
-    # Fast path: the same expression with its variables inlined through cel.bind, so it runs on
+    # Fast path: the same expression with its variables inlined (eager binds), so it runs on
     # the one activation shared by every policy for an object (converting an object to CEL
     # values dominates the cost; an activation caches the conversion).
     inlined: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +73,7 @@ class CompiledPolicy:
         exprs = {v.name: v.expression for v in self.policy.variables}
         text = _substitute(rewrite(expression))
         for name in reversed(needed):
-            text = f"cel.bind({_BIND_PREFIX}{name}, ({_substitute(rewrite(exprs[name]))}), {text})"
+            text = bind(f"{_BIND_PREFIX}{name}", _substitute(rewrite(exprs[name])), text)
         # On failure (e.g. "variables.x" inside a string literal) only the exact path is used.
         with contextlib.suppress(CelCompileError, RewriteError):
             self.inlined[expression] = compile_expression(text, rewritten=True)
@@ -239,6 +239,30 @@ def to_float_numbers(value: Any) -> Any:
     return value
 
 
+_TEMPLATE_METADATA = (
+    ("metadata",),
+    ("spec", "template", "metadata"),
+    ("spec", "jobTemplate", "metadata"),
+    ("spec", "jobTemplate", "spec", "template", "metadata"),
+)
+
+
+def as_kyverno_cli_loads(obj: dict[str, Any]) -> dict[str, Any]:
+    """A resource as the Kyverno CLI hands it to CEL: integers as doubles, and null `labels` /
+    `annotations` of the object's and its pod template's metadata as empty maps (found by comparing
+    with `kyverno apply`; the API server would drop such nulls instead)."""
+    obj = to_float_numbers(obj)
+    for path in _TEMPLATE_METADATA:
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            for key in ("labels", "annotations"):
+                if key in node and node[key] is None:
+                    node[key] = {}
+    return obj
+
+
 def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None) -> dict[str, Any]:
     """Namespaced objects without a namespace land in the target namespace (Kyverno CLI: `default`)."""
     if not info.namespaced or info.namespace:
@@ -296,6 +320,10 @@ class PolicySet:
     def __len__(self) -> int:
         return len({p.name for p in self.policies})
 
+    def variants(self, name: str) -> list[str]:
+        """The copies of policy `name` in evaluation order: "" (as written), then its autogen copies."""
+        return [p.variant for p in self.policies if p.name == name]
+
     @property
     def names(self) -> list[str]:
         return sorted({p.name for p in self.policies})
@@ -323,7 +351,9 @@ class PolicySet:
                 shared = _env_activation({**data, "variables": {}})
             status, message = self._with_exceptions(cp, data, shared)
             results.append(
-                PolicyResult(cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions)
+                PolicyResult(
+                    cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions, cp.policy.variant
+                )
             )
         return results
 
@@ -381,4 +411,7 @@ class PolicySet:
             "request": _request(obj, info, operation, user_info),
             "exceptions": {"allowedImages": [], "allowedValues": []},
         }
-        return to_float_numbers(data) if self.numbers_as_float else data
+        if not self.numbers_as_float:
+            return data
+        cli = {k: as_kyverno_cli_loads(v) if k in ("object", "oldObject") and v else v for k, v in data.items()}
+        return to_float_numbers(cli)

@@ -82,7 +82,6 @@ UNSUPPORTED = (
     "httpPayloads",
     "targetResources",
     "paramResources",
-    "apiCallResponses",
     "globalContextEntries",
 )
 CONTEXT_API = "cli.kyverno.io/v1alpha1"
@@ -229,7 +228,10 @@ def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> lis
     operation = _str(ctx, item.get("operation"), f"{p}.operation") or "CREATE"
     other = [k for k in OTHER_KINDS if item.get(k)]
     out = []
-    for ref in _strs(ctx, item.get("resources"), f"{p}.resources"):
+    refs = _strs(ctx, item.get("resources"), f"{p}.resources")
+    if not refs and not item.get("resourceSpecs"):  # no resources named: every resource is checked
+        refs = tuple(_ref(obj) for obj in evals.resources)
+    for ref in refs:
         if other:
             out.append((policy, ref, False, f"{other[0]} is not supported offline"))
             continue
@@ -237,23 +239,35 @@ def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> lis
         if not indexes:
             out.append((policy, ref, False, "Not found"))
         for i in indexes:
-            out.append((policy, *_compare(evals, i, policy, want, operation)))
+            out.extend((policy, *row) for row in _compare(evals, i, policy, want, operation))
     if item.get("resourceSpecs"):
         out.append((policy, "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
     return out
 
 
-def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> tuple[str, bool, str]:
+def _ref(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}".lstrip("/")
+
+
+def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> list[tuple[str, bool, str]]:
+    """The rows `kyverno test` prints for one resource: the CLI has one engine response per policy
+    copy (as written, then its autogen copies); a copy that does not apply to the resource adds an
+    `Excluded` row (a pass, whatever was expected) only while no row was added before it."""
     rid = resource_id(evals.resources[index])
-    got = [r for r in evals.results(index, operation) if r.policy == policy]
-    if not got:
-        return (rid, True, "Excluded") if want == "skip" else (rid, False, "Not found")
-    statuses = {r.status for r in got}
-    if statuses == {want}:
-        return rid, True, "Ok"
-    bad = next(r for r in got if r.status != want)
-    detail = f": {bad.message}" if bad.message and bad.status in ("fail", "error") else ""
-    return rid, False, f"Want {want}, got {bad.status}{detail}"
+    got = {r.variant: r for r in evals.results(index, operation) if r.policy == policy}
+    rows: list[tuple[str, bool, str]] = []
+    for variant in evals.policies.variants(policy):
+        r = got.get(variant)
+        if r is None:
+            if not rows:
+                rows.append((rid, True, "Excluded"))
+        elif r.status == want:
+            rows.append((rid, True, "Ok"))
+        else:
+            detail = f": {r.message}" if r.message and r.status in ("fail", "error") else ""
+            rows.append((rid, False, f"Want {want}, got {r.status}{detail}"))
+    return rows or [(rid, False, "Not found")]
 
 
 def _single(ctx: _Ctx, path: Path, kind: str) -> dict[str, Any]:
@@ -266,9 +280,22 @@ def _single(ctx: _Ctx, path: Path, kind: str) -> dict[str, Any]:
 def _load_context(ctx: _Ctx, base: Path, test: dict[str, Any]) -> OfflineContext | None:
     """Answers for resource.Get/List and image.GetMetadata: the `context:` file's resources and
     images, plus the resources of `clusterResources:` files, as `kyverno test` loads them."""
-    if not test.get("context") and not test.get("clusterResources"):
+    if not any(test.get(k) for k in ("context", "clusterResources", "apiCallResponses")):
         return None
     found = OfflineContext()
+    for i, raw in enumerate(_list(ctx, test.get("apiCallResponses"), "apiCallResponses")):
+        p = f"apiCallResponses[{i}]"
+        entry = _map(ctx, raw, p, {"method", "url", "urlPath", "response"})
+        url = (_str(ctx, entry.get("url"), f"{p}.url") or _str(ctx, entry.get("urlPath"), f"{p}.urlPath")).strip()
+        if not url:
+            raise ctx.fail(p, "url (or urlPath) is required")
+        response = _map(ctx, entry.get("response"), f"{p}.response", {"body", "statusCode"})
+        method = _str(ctx, entry.get("method"), f"{p}.method").strip().upper()
+        # as the CLI wraps a mocked body: the function returns {body, statusCode}
+        found.http[f"{method}:{url}" if method else url] = {
+            "body": response.get("body"),
+            "statusCode": response.get("statusCode") or 200,
+        }
     if test.get("context"):
         path = base / _str(ctx, test["context"], "context")
         doc = _map(ctx, _single(ctx, path, "Context"), "context", {"apiVersion", "kind", "metadata", "spec"})
@@ -276,7 +303,8 @@ def _load_context(ctx: _Ctx, base: Path, test: dict[str, Any]) -> OfflineContext
         found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
         for i, img in enumerate(_list(ctx, spec.get("images"), "spec.images")):
             name = _str(_Ctx(str(path)), (img or {}).get("image"), f"spec.images[{i}].image", True)
-            found.images[name] = img
+            # the CLI passes the entry through its ImageData type: these keys are always present
+            found.images[name] = {"resolvedImage": "", "registry": "", "repository": "", **img}
     for f in _relative(base, ctx, test.get("clusterResources"), "clusterResources"):
         doc = _single(ctx, f, "ClusterResource")
         spec = _map(_Ctx(str(f)), doc.get("spec"), "spec", {"resources", "crds"})
@@ -317,7 +345,9 @@ def _run_test(ctx: _Ctx, path: Path, test: dict[str, Any]) -> TestOutcome:
     base = path.parent
     policy_files = _relative(base, ctx, test.get("policies"), "policies")
     exceptions = load_exceptions(_relative(base, ctx, test.get("exceptions"), "exceptions"))
-    policies = PolicySet(load_policy_objects(policy_files), numbers_as_float=True, exceptions=exceptions)
+    policies = PolicySet(
+        load_policy_objects(policy_files, other_kinds_ok=True), numbers_as_float=True, exceptions=exceptions
+    )
     resources = _load_resources(ctx, _relative(base, ctx, test.get("resources"), "resources"))
     evals = _Evaluations(
         policies,

@@ -27,6 +27,7 @@ class PolicyResult:
     status: Status
     message: str
     actions: tuple[str, ...]
+    variant: str = ""  # the autogen copy that produced it ("defaults", "cronjobs"), "" for the policy
 
 
 @dataclass(frozen=True)

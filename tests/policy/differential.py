@@ -315,19 +315,12 @@ def write_batch(folder: Path, expressions: list[str], objects: list[dict[str, An
 Key = tuple[str, str]  # (policy, "Kind/namespace/name")
 
 
-def kyverno_results(kyverno: Path, policies: Path, resources: Path) -> dict[Key, str]:
+def kyverno_results(kyverno: Path, policies: Path, resources: Path, values: Path | None = None) -> dict[Key, str]:
     """`kyverno apply` on a batch; results from its policy report (JSON)."""
+    extra = ["--values-file", str(values)] if values else []
     proc = subprocess.run(
-        [
-            str(kyverno),
-            "apply",
-            str(policies),
-            "--resource",
-            str(resources),
-            "--policy-report",
-            "--output-format",
-            "json",
-        ],
+        [str(kyverno), "apply", str(policies), "--resource", str(resources), "--policy-report"]
+        + ["--output-format", "json", *extra],
         capture_output=True,
         text=True,
         timeout=1800,

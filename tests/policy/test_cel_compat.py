@@ -76,3 +76,10 @@ def test_rewrites_leave_string_literals_alone():
 def test_rewrite_finds_the_whole_receiver():
     out = rewrite("object.spec.containers[0].ports.orValue([]).size() == 0")
     assert "cel.bind(stratops_ov1, object.spec.containers[0].ports," in out
+
+
+def test_binds_survive_a_short_circuited_comprehension():
+    """cel-cpp's own cel.bind would bind q to an element of the list here (a stale slot after
+    `all` stops early); the engine binds eagerly as cel-go does."""
+    expression = "object.spec.containers.all(c, cel.bind(z, c, false)) || cel.bind(q, object.spec, has(q.containers))"
+    assert evaluate(expression) is True
