@@ -274,6 +274,8 @@ def _literal_type(tokens: list[Tok]) -> str | None:
     toks = [t for t in tokens if t.kind != "ws"]
     if toks and toks[0].text == "-" and len(toks) == 2 and toks[1].kind == "num":
         toks = toks[1:]
+    if len(toks) >= 2 and toks[0].text in ("[", "{") and _match_close(toks, 0) == len(toks) - 1:
+        return "list" if toks[0].text == "[" else "map"
     if len(toks) != 1:
         return None
     t = toks[0]

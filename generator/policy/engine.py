@@ -320,9 +320,9 @@ class PolicySet:
     def __len__(self) -> int:
         return len({p.name for p in self.policies})
 
-    def variants(self, name: str) -> list[str]:
-        """The copies of policy `name` in evaluation order: "" (as written), then its autogen copies."""
-        return [p.variant for p in self.policies if p.name == name]
+    def copies(self, name: str) -> list[Policy]:
+        """Policy `name` as written, then its autogen copies."""
+        return [p for p in self.policies if p.name == name]
 
     @property
     def names(self) -> list[str]:

@@ -17,7 +17,7 @@ from .cel_libs import OfflineContext, offline_context
 from .engine import PolicySet, resource_id
 from .load import _Ctx, _list, _map, _str, _strs, load_exceptions, load_policy_objects, read_yaml_documents
 from .match import ObjectInfo
-from .model import PolicyError, PolicyResult
+from .model import MatchConstraints, PolicyError, PolicyResult
 
 TEST_API = "cli.kyverno.io/v1alpha1"
 TEST_FIELDS = {
@@ -252,15 +252,17 @@ def _ref(obj: dict[str, Any]) -> str:
 
 def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> list[tuple[str, bool, str]]:
     """The rows `kyverno test` prints for one resource: the CLI has one engine response per policy
-    copy (as written, then its autogen copies); a copy that does not apply to the resource adds an
-    `Excluded` row (a pass, whatever was expected) only while no row was added before it."""
+    copy (as written, then its autogen copies, whose order Kyverno leaves to Go's map iteration); a
+    copy that does not apply is dropped when its matchConstraints are plain (one rule, no selector
+    labels, no excludes, no resourceNames), else it adds an `Excluded` row (a pass, whatever was
+    expected) when no row was added before it."""
     rid = resource_id(evals.resources[index])
     got = {r.variant: r for r in evals.results(index, operation) if r.policy == policy}
     rows: list[tuple[str, bool, str]] = []
-    for variant in evals.policies.variants(policy):
-        r = got.get(variant)
+    for copy in evals.policies.copies(policy):
+        r = got.get(copy.variant)
         if r is None:
-            if not rows:
+            if not rows and not _plain_match(copy.match_constraints):
                 rows.append((rid, True, "Excluded"))
         elif r.status == want:
             rows.append((rid, True, "Ok"))
@@ -268,6 +270,17 @@ def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation:
             detail = f": {r.message}" if r.message and r.status in ("fail", "error") else ""
             rows.append((rid, False, f"Want {want}, got {r.status}{detail}"))
     return rows or [(rid, False, "Not found")]
+
+
+def _plain_match(mc: MatchConstraints) -> bool:
+    """The CLI's `hasSelector` (which, despite its name, is true for plain matchConstraints)."""
+    selectors = (mc.namespace_selector, mc.object_selector)
+    return (
+        all(s is None or s.empty for s in selectors)
+        and not mc.exclude_resource_rules
+        and len(mc.resource_rules) == 1
+        and not mc.resource_rules[0].resource_names
+    )
 
 
 def _single(ctx: _Ctx, path: Path, kind: str) -> dict[str, Any]:

@@ -53,7 +53,7 @@ EXPRESSIONS = [
     "[3, 1, 2].sort() == [1, 2, 3]",
     "object.spec.containers.sortBy(c, c.name).map(c, c.name) == ['app', 'side']",
     "[1, 2].reverse() == [2, 1]",
-    "[1, [2, 3]].flatten() == [1, 2, 3]",
+    "[[1], [2, 3]].flatten() == [1, 2, 3]",
     "[1, 1, 2].distinct() == [1, 2]",
     "[1, 2, 3].slice(1, 2) == [2]",
     "[1, 2, 3].sum() == 6 && [1, 2, 3].max() == 3 && [1, 2, 3].min() == 1",

@@ -41,6 +41,7 @@ def test_corpus_expression_holds(expression: str):
         ("[1, 'a'].size() > 0", "type 'string' does not match previous type 'int' in aggregate"),
         ("[1, 2.0].size() > 0", "type 'double' does not match previous type 'int'"),
         ("{'a': 1, 'b': 'x'}.size() > 0", "type 'string' does not match previous type 'int'"),
+        ("[1, [2, 3]].flatten().size() > 0", "type 'list' does not match previous type 'int'"),
         ("format.dns1123Label().validate('a') == optional.none()", "undeclared reference to 'format'"),
     ],
 )
