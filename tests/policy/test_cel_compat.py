@@ -76,7 +76,7 @@ def test_rewrites_leave_string_literals_alone():
 
 def test_rewrite_finds_the_whole_receiver():
     out = rewrite("object.spec.containers[0].ports.orValue([]).size() == 0")
-    assert "cel.bind(stratops_ov1, object.spec.containers[0].ports," in out
+    assert "[object.spec.containers[0].ports].map(stratops_ov1," in out
 
 
 def test_binds_survive_a_short_circuited_comprehension():
