@@ -56,6 +56,8 @@ class OfflineContext:
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "METHOD:url" or "url" -> {"body": ..., "statusCode": ...} (the test's apiCallResponses)
     http: dict[str, Any] = field(default_factory=dict)
+    # kind -> resource plural, from the CustomResourceDefinitions of clusterResources
+    plurals: dict[str, str] = field(default_factory=dict)
 
 
 _context: contextvars.ContextVar[OfflineContext | None] = contextvars.ContextVar("kyverno_context", default=None)
@@ -80,10 +82,11 @@ def _need_context(function: str) -> OfflineContext:
     return ctx
 
 
-def _gvr_of(obj: dict[str, Any]) -> tuple[str, str]:
+def _gvr_of(obj: dict[str, Any], ctx: OfflineContext) -> tuple[str, str]:
     from .match import plural  # late import: match imports nothing from here
 
-    return str(obj.get("apiVersion") or ""), plural(str(obj.get("kind") or ""))
+    kind = str(obj.get("kind") or "")
+    return str(obj.get("apiVersion") or ""), ctx.plurals.get(kind) or plural(kind)
 
 
 def _resolve(api_version: Any, resource: Any) -> tuple[str, str]:
@@ -100,7 +103,7 @@ def resource_get(api_version: Any, resource: str, namespace: str, name: str | No
     ctx = _need_context("resource.Get")
     for obj in ctx.resources:
         meta = obj.get("metadata") or {}
-        if _gvr_of(obj) == (av, res) and meta.get("name") == name and (meta.get("namespace") or "") == namespace:
+        if _gvr_of(obj, ctx) == (av, res) and meta.get("name") == name and (meta.get("namespace") or "") == namespace:
             return obj
     group = av.rpartition("/")[0]
     raise LookupError(f'{res}{"." + group if group else ""} "{name}" not found')

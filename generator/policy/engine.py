@@ -286,6 +286,9 @@ def _request(obj: dict[str, Any], info: ObjectInfo, operation: str, user_info: d
     }
 
 
+_EXEMPT = "rule is skipped due to policy exception"
+
+
 class PolicySet:
     """Loaded policies plus their autogen copies, ready to evaluate objects.
 
@@ -350,9 +353,16 @@ class PolicySet:
                 data = self._inputs(obj, info, namespace, operation, user_info)
                 shared = _env_activation({**data, "variables": {}})
             status, message = self._with_exceptions(cp, data, shared)
+            exempted = message.startswith(_EXEMPT)
             results.append(
                 PolicyResult(
-                    cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions, cp.policy.variant
+                    cp.policy.name,
+                    resource_id(obj),
+                    status,
+                    message,
+                    cp.policy.validation_actions,
+                    cp.policy.variant,
+                    "exception" if exempted else "",
                 )
             )
         return results
@@ -376,7 +386,7 @@ class PolicySet:
                 images += exc.images
                 values += exc.allowed_values
         if exempt:
-            return "skip", f"rule is skipped due to policy exception {', '.join(exempt)}"
+            return "skip", f"{_EXEMPT} {', '.join(exempt)}"
         if images or values:
             data = {**data, "exceptions": {"allowedImages": images, "allowedValues": values}}
             shared = _env_activation({**data, "variables": {}})

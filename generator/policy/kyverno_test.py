@@ -217,8 +217,8 @@ def _resource_indexes(resources: list[dict[str, Any]], ref: str) -> list[int]:
     return out
 
 
-def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> list[tuple[str, str, bool, str]]:
-    """(policy, resource id, ok, reason) for every resource named by one result row."""
+def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> list[tuple[str, str, str, bool, str]]:
+    """(policy, rule, resource id, ok, reason) for every resource named by one result row."""
     p = f"results[{idx}]"
     item = _map(ctx, row, p, RESULT_FIELDS)
     policy = _str(ctx, item.get("policy"), f"{p}.policy", True).rpartition("/")[2]
@@ -233,15 +233,15 @@ def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> lis
         refs = tuple(_ref(obj) for obj in evals.resources)
     for ref in refs:
         if other:
-            out.append((policy, ref, False, f"{other[0]} is not supported offline"))
+            out.append((policy, "", ref, False, f"{other[0]} is not supported offline"))
             continue
         indexes = _resource_indexes(evals.resources, ref)
         if not indexes:
-            out.append((policy, ref, False, "Not found"))
+            out.append((policy, "", ref, False, "Not found"))
         for i in indexes:
             out.extend((policy, *row) for row in _compare(evals, i, policy, want, operation))
     if item.get("resourceSpecs"):
-        out.append((policy, "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
+        out.append((policy, "", "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
     return out
 
 
@@ -250,26 +250,28 @@ def _ref(obj: dict[str, Any]) -> str:
     return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}".lstrip("/")
 
 
-def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> list[tuple[str, bool, str]]:
-    """The rows `kyverno test` prints for one resource: the CLI has one engine response per policy
-    copy (as written, then its autogen copies, whose order Kyverno leaves to Go's map iteration); a
+def _compare(
+    evals: _Evaluations, index: int, policy: str, want: str, operation: str
+) -> list[tuple[str, str, bool, str]]:
+    """(rule, resource id, ok, reason): the rows `kyverno test` prints for one resource. The CLI has
+    one engine response per policy copy (as written, then its autogen copies, whose order Kyverno leaves to Go's map iteration); a
     copy that does not apply is dropped when its matchConstraints are plain (one rule, no selector
     labels, no excludes, no resourceNames), else it adds an `Excluded` row (a pass, whatever was
     expected) when no row was added before it."""
     rid = resource_id(evals.resources[index])
     got = {r.variant: r for r in evals.results(index, operation) if r.policy == policy}
-    rows: list[tuple[str, bool, str]] = []
+    rows: list[tuple[str, str, bool, str]] = []
     for copy in evals.policies.copies(policy):
         r = got.get(copy.variant)
         if r is None:
             if not rows and not _plain_match(copy.match_constraints):
-                rows.append((rid, True, "Excluded"))
+                rows.append(("", rid, True, "Excluded"))
         elif r.status == want:
-            rows.append((rid, True, "Ok"))
+            rows.append((r.rule, rid, True, "Ok"))
         else:
             detail = f": {r.message}" if r.message and r.status in ("fail", "error") else ""
-            rows.append((rid, False, f"Want {want}, got {r.status}{detail}"))
-    return rows or [(rid, False, "Not found")]
+            rows.append((r.rule, rid, False, f"Want {want}, got {r.status}{detail}"))
+    return rows or [("", rid, False, "Not found")]
 
 
 def _plain_match(mc: MatchConstraints) -> bool:
@@ -321,8 +323,11 @@ def _load_context(ctx: _Ctx, base: Path, test: dict[str, Any]) -> OfflineContext
     for f in _relative(base, ctx, test.get("clusterResources"), "clusterResources"):
         doc = _single(ctx, f, "ClusterResource")
         spec = _map(_Ctx(str(f)), doc.get("spec"), "spec", {"resources", "crds"})
-        if spec.get("crds"):
-            raise _Ctx(str(f)).fail("spec.crds", "custom resource definitions are not supported by the offline engine")
+        for crd_file in _relative(base, ctx, spec.get("crds"), "spec.crds"):
+            for crd in read_yaml_documents(crd_file):
+                names = (crd.get("spec") or {}).get("names") or {}
+                if crd.get("kind") == "CustomResourceDefinition" and names.get("kind") and names.get("plural"):
+                    found.plurals[names["kind"]] = names["plural"]
         found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
     return found
 
@@ -371,8 +376,8 @@ def _run_test(ctx: _Ctx, path: Path, test: dict[str, Any]) -> TestOutcome:
     )
     rows: list[Row] = []
     for idx, row in enumerate(_list(ctx, test.get("results"), "results")):
-        for policy, rid, ok, reason in _check(ctx, row, idx, evals):
-            rows.append(Row(len(rows) + 1, policy, "", rid, ok, reason))
+        for policy, rule, rid, ok, reason in _check(ctx, row, idx, evals):
+            rows.append(Row(len(rows) + 1, policy, rule, rid, ok, reason))
     return TestOutcome(path, _test_name(test, path), rows)
 
 

@@ -28,6 +28,7 @@ class PolicyResult:
     message: str
     actions: tuple[str, ...]
     variant: str = ""  # the autogen copy that produced it ("defaults", "cronjobs"), "" for the policy
+    rule: str = ""  # as Kyverno names the rule response: "" for a ValidatingPolicy, "exception" when exempted
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,6 @@ EXPRESSIONS = [
     "'ABC'.lowerAscii() == 'abc' && 'abc'.upperAscii() == 'ABC'",
     "'%s=%d'.format([dyn('a'), 1]) == 'a=1'",
     "strings.quote('a\"b') == '\"a\\\\\"b\"'",
-    "'abc'.reverse() == 'cba'",
     "regex.replace('abc', 'b', 'x') == 'axc'",
     "regex.extract('abc123', '[0-9]+').orValue('') == '123'",
     "regex.extractAll('a1b2', '[0-9]') == ['1', '2']",
