@@ -253,11 +253,12 @@ def _ref(obj: dict[str, Any]) -> str:
 def _compare(
     evals: _Evaluations, index: int, policy: str, want: str, operation: str
 ) -> list[tuple[str, str, bool, str]]:
-    """(rule, resource id, ok, reason): the rows `kyverno test` prints for one resource. The CLI has
-    one engine response per policy copy (as written, then its autogen copies, whose order Kyverno leaves to Go's map iteration); a
-    copy that does not apply is dropped when its matchConstraints are plain (one rule, no selector
-    labels, no excludes, no resourceNames), else it adds an `Excluded` row (a pass, whatever was
-    expected) when no row was added before it."""
+    """(rule, resource id, ok, reason): the rows `kyverno test` prints for one resource.
+
+    The CLI has one engine response per policy copy (as written, then its autogen copies, whose
+    order Kyverno leaves to Go's map iteration). A copy that does not apply is dropped when its
+    matchConstraints are plain (one rule, no selector labels, no excludes, no resourceNames), else
+    it adds an `Excluded` row (a pass, whatever was expected) when no row was added before it."""
     rid = resource_id(evals.resources[index])
     got = {r.variant: r for r in evals.results(index, operation) if r.policy == policy}
     rows: list[tuple[str, str, bool, str]] = []
