@@ -92,6 +92,9 @@ def _as_integer(q: dict[str, str]) -> int:
 # ---------------------------------------------------------------- images (Kyverno)
 
 
+DEFAULT_REGISTRY = "index.docker.io"  # go-containerregistry's name for Docker Hub, which Kyverno uses
+
+
 def parse_image(ref: str) -> dict[str, str]:
     """Docker reference normalisation, as Kyverno's image library does it."""
     if not is_image(ref):
@@ -101,7 +104,11 @@ def parse_image(ref: str) -> dict[str, str]:
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
     else:
-        registry, path = "docker.io", rest
+        registry, path = DEFAULT_REGISTRY, rest
+        if "/" not in path:
+            path = "library/" + path
+    if registry == "docker.io":
+        registry = DEFAULT_REGISTRY
         if "/" not in path:
             path = "library/" + path
     name, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")

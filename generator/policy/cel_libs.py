@@ -168,7 +168,7 @@ def parse_service_account(user: str) -> dict[str, str]:
     namespace = name = ""
     if user.startswith(prefix) and ":" in user[len(prefix) :]:
         namespace, _, name = user[len(prefix) :].partition(":")
-    return {"namespace": namespace, "name": name}
+    return {"Namespace": namespace, "Name": name}  # Go field names: Kyverno registers the struct without tags
 
 
 def _hash(algorithm: str) -> Callable[[str], str]:

@@ -78,7 +78,8 @@ EXPRESSIONS = [
     "quantity('1').add(quantity('500m')) == quantity('1500m')",
     "quantity('2k').asInteger() == 2000 && isQuantity('1e3') && !isQuantity('1x')",
     # images
-    "image('nginx').registry() == 'docker.io' && image('nginx').repository() == 'library/nginx'",
+    "image('nginx').registry() == 'index.docker.io' && image('nginx').repository() == 'library/nginx'",
+    "image('docker.io/nginx:1').registry() == 'index.docker.io' && image('docker.io/nginx:1').repository() == 'library/nginx'",
     "parseImageReference('ghcr.io/a/b:1').tag() == '1' && isImage('ghcr.io/a/b:1')",
     "!image('ghcr.io/a/b:1').containsDigest()",
     # Kyverno libraries
@@ -87,8 +88,8 @@ EXPRESSIONS = [
     "json.unmarshal('{\"a\": [1, 2]}').a.size() == 2",
     "json.marshal({'a': 1}) == '{\"a\":1}'",
     "yaml.parse('a: {b: c}').a.b == 'c'",
-    "parseServiceAccount('system:serviceaccount:ns:sa').namespace == 'ns'",
-    "user.parseServiceAccount('alice').name == ''",
+    "parseServiceAccount('system:serviceaccount:ns:sa').Namespace == 'ns'",
+    "user.parseServiceAccount('alice').Name == ''",
     "listObjToMap([{'k': 'a'}], [{'v': 1}], 'k', 'v') == {'a': 1}",
     "time.toCron(timestamp('2024-01-07T10:20:00Z')) == '20 10 7 1 0'",
     "time.truncate(timestamp('2024-01-07T10:20:33Z'), duration('1h')) == timestamp('2024-01-07T10:00:00Z')",
