@@ -79,7 +79,8 @@ EXPRESSIONS = [
     "quantity('2k').asInteger() == 2000 && isQuantity('1e3') && !isQuantity('1x')",
     # images
     "image('nginx').registry() == 'index.docker.io' && image('nginx').repository() == 'library/nginx'",
-    "image('docker.io/nginx:1').registry() == 'index.docker.io' && image('docker.io/nginx:1').repository() == 'library/nginx'",
+    "image('docker.io/nginx:1').registry() == 'index.docker.io'",
+    "image('docker.io/nginx:1').repository() == 'library/nginx'",
     "parseImageReference('ghcr.io/a/b:1').tag() == '1' && isImage('ghcr.io/a/b:1')",
     "!image('ghcr.io/a/b:1').containsDigest()",
     # Kyverno libraries
