@@ -269,6 +269,13 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             f"--service-account-signing-key-file={pki.sa_key}",
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
+            # the request-header CA the controller-manager and scheduler look up for delegated authentication;
+            # no certificate with the allowed name is ever issued, so nobody can act as the front proxy
+            f"--requestheader-client-ca-file={pki.ca_cert}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         ]
         return Service(name, argv, log)
     if name in ("kube-controller-manager", "kube-scheduler"):
