@@ -110,7 +110,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         _start_control_plane(state, pki, say)
         kube = Kube(state.kubeconfig)
         say("applying the Flux and Kyverno CRDs and the kwok node")
-        kube.apply(load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files()))
+        kube.apply(load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files()), parallel=4)
         kube.apply([_node()])
         for name in ("kube-controller-manager", "kube-scheduler", "kwok", "git-server", *components.FLUX):
             _start(state, name, _service(state, pki, name))
