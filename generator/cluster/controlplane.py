@@ -121,7 +121,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         sha = bootstrap.commit(fleet, cluster, state.git_url)
         done = f"committed {sha[:12]}" if sha else "already in the fleet"
         say(f"flux-system: {done} (clusters/{cluster}/flux-system)")
-        kube.apply(load_documents_from_bytes(bootstrap.flux_system_files(cluster, state.git_url)["gotk-sync.yaml"]))
+        kube.apply(bootstrap.sync_objects(cluster, state.git_url))
         for name in components.FLUX:
             port = state.ports[f"{name}-health"]
             wait_for(
@@ -422,10 +422,6 @@ def _node() -> dict[str, Any]:
             "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
         },
     }
-
-
-def load_documents_from_bytes(data: bytes) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(data) if d]
 
 
 # --- down and status -----------------------------------------------------------------------------------
