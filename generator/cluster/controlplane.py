@@ -110,7 +110,9 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         _start_control_plane(state, pki, say)
         kube = Kube(state.kubeconfig)
         say("applying the Flux and Kyverno CRDs and the kwok node")
-        kube.apply(load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files()), parallel=4)
+        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files())
+        kube.apply(crds, parallel=4)
+        wait_for("the CRDs to be established", lambda: kube.established(crds), START_TIMEOUT)
         kube.apply([_node()])
         for name in ("kube-controller-manager", "kube-scheduler", "kwok", "git-server", *components.FLUX):
             _start(state, name, _service(state, pki, name))
@@ -339,6 +341,7 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
         ]
         if name == "source-controller":
             storage = f"127.0.0.1:{ports['source-controller-storage']}"
+            (folder / "flux" / "storage").mkdir(parents=True, exist_ok=True)
             argv += [
                 f"--storage-path={folder / 'flux' / 'storage'}",
                 f"--storage-addr={storage}",

@@ -63,6 +63,15 @@ class Kube:
             self.dynamic.resources.invalidate_cache()  # a CRD applied a moment ago
             return self.dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
 
+    def established(self, crds: list[dict[str, Any]]) -> bool:
+        """Every CRD in CRDS serves its kinds (condition Established), so controllers can map them."""
+        for crd in crds:
+            current = self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"])
+            if (condition(current, "Established") or {}).get("status") != "True":
+                return False
+        self.dynamic.resources.invalidate_cache()
+        return True
+
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         try:
             return (
