@@ -110,7 +110,9 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         _start_control_plane(state, pki, say)
         kube = Kube(state.kubeconfig)
         say("applying the Flux and Kyverno CRDs and the kwok node")
-        kube.apply(load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files()))
+        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files())
+        kube.apply(crds, parallel=4)
+        wait_for("the CRDs to be established", lambda: kube.established(crds), START_TIMEOUT)
         kube.apply([_node()])
         for name in ("kube-controller-manager", "kube-scheduler", "kwok", "git-server", *components.FLUX):
             _start(state, name, _service(state, pki, name))
@@ -121,7 +123,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         sha = bootstrap.commit(fleet, cluster, state.git_url)
         done = f"committed {sha[:12]}" if sha else "already in the fleet"
         say(f"flux-system: {done} (clusters/{cluster}/flux-system)")
-        kube.apply(load_documents_from_bytes(bootstrap.flux_system_files(cluster, state.git_url)["gotk-sync.yaml"]))
+        kube.apply([bootstrap.namespace(), *bootstrap.sync_objects(cluster, state.git_url)])
         for name in components.FLUX:
             port = state.ports[f"{name}-health"]
             wait_for(
@@ -269,6 +271,13 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             f"--service-account-signing-key-file={pki.sa_key}",
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
+            # the request-header CA the controller-manager and scheduler look up for delegated authentication;
+            # no certificate with the allowed name is ever issued, so nobody can act as the front proxy
+            f"--requestheader-client-ca-file={pki.ca_cert}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         ]
         return Service(name, argv, log)
     if name in ("kube-controller-manager", "kube-scheduler"):
@@ -332,6 +341,7 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
         ]
         if name == "source-controller":
             storage = f"127.0.0.1:{ports['source-controller-storage']}"
+            (folder / "flux" / "storage").mkdir(parents=True, exist_ok=True)
             argv += [
                 f"--storage-path={folder / 'flux' / 'storage'}",
                 f"--storage-addr={storage}",
@@ -415,10 +425,6 @@ def _node() -> dict[str, Any]:
             "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
         },
     }
-
-
-def load_documents_from_bytes(data: bytes) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(data) if d]
 
 
 # --- down and status -----------------------------------------------------------------------------------
