@@ -83,8 +83,7 @@ test: install $(VENV)/.backtest $(VENV)/.feed browser components
 demo: install
 	$(BIN)/stratops demo
 
-bench: install components
-bench: install $(VENV)/.backtest $(VENV)/.feed
+bench: install $(VENV)/.backtest $(VENV)/.feed components
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install
