@@ -136,7 +136,11 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         if components.KYVERNO in state.pids:
             readiness = f"https://127.0.0.1:{state.ports['kyverno']}/health/readiness"
             wait_for(
-                "kyverno", lambda: _https_ok(readiness), START_TIMEOUT, state.pids["kyverno"], state.log("kyverno")
+                "kyverno",
+                lambda: _https_ok(readiness),
+                START_TIMEOUT,
+                state.pids[components.KYVERNO],
+                state.log(components.KYVERNO),
             )
         if wait:
             say("waiting for the flux-system Kustomization to be Ready")
