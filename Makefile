@@ -18,6 +18,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The backtest extra (numpy, pandas, pyarrow, matplotlib): tests need it, `make demo` does not.
+$(VENV)/.backtest: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,backtest]'
+	touch $@
+
+# The live-feed extra (ccxt and its websocket client): tests need it, `make demo` does not.
+$(VENV)/.feed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,feed]'
+	touch $@
+
 tools: $(HELM)
 
 $(CURDIR)/$(TOOLS)/helm:
@@ -52,13 +62,13 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install browser
+test: install $(VENV)/.backtest $(VENV)/.feed browser
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
 	$(BIN)/stratops demo
 
-bench: install
+bench: install $(VENV)/.backtest $(VENV)/.feed
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install

@@ -12,10 +12,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import helm
 from .errors import Problem, UserError
+from .yamlio import load_one
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -66,9 +65,9 @@ def _as_values(ref: dict[str, Any], text: str, where: str) -> dict[str, Any]:
             )
         return _nest(target.split("."), text)
     try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError("HelmRelease values are not YAML", [Problem(where, str(exc))]) from None
+        parsed = load_one(text, where)
+    except UserError as exc:
+        raise UserError("HelmRelease values are not YAML", exc.problems) from None
     if not isinstance(parsed, dict):
         raise UserError("HelmRelease values must be a map", [Problem(where, f"got {type(parsed).__name__}")])
     return parsed

@@ -9,6 +9,24 @@ from pathlib import Path
 import git
 
 AUTHOR = git.Actor("Ann Analyst", "ann@example.com")
+TENANTS = ("alice", "bob")
+
+
+def new_fleet(
+    path: Path,
+    tenants: tuple[str, ...] = TENANTS,
+    cluster: str = "local",
+    quota: tuple[str, str, int] = ("8", "16Gi", 100),
+):
+    """A fleet repo with `tenants` added (by default room for 16 strategies of the default size each)."""
+    from generator import actions
+    from generator.tenants import add_tenant
+
+    fleet = actions.init(path, cluster, AUTHOR)
+    for tenant in tenants:
+        add_tenant(fleet, tenant, *quota, AUTHOR, push=False)
+    return fleet
+
 
 MOMENTUM = """from executor import Strategy
 

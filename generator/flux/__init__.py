@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from ..errors import Problem
+from ..jsonschemas import Draft202012
 from ..kubeschema import object_ref
 
 FLUX_VERSION = "2.5.1"
@@ -35,7 +36,7 @@ def _validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator |
     name = SCHEMAS.get((api_version, kind))
     if name is None:
         return None
-    return jsonschema.Draft202012Validator(json.loads((SCHEMA_DIR / name).read_text()))
+    return Draft202012(json.loads((SCHEMA_DIR / name).read_text()))
 
 
 def validate(obj: dict[str, Any]) -> list[Problem]:
