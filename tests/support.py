@@ -18,7 +18,8 @@ def new_fleet(
     cluster: str = "local",
     quota: tuple[str, str, int] = ("8", "16Gi", 100),
 ):
-    """A fleet repo with `tenants` added (by default room for 16 strategies of the default size each)."""
+    """A fleet repo with `tenants` added, each with `quota` (cpu, memory, strategies; by default room for
+    32 strategies of the default size)."""
     from generator import actions
     from generator.tenants import add_tenant
 

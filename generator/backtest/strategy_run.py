@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,11 @@ import zmq
 from executor import wire
 from executor.api import SIDES
 from executor.replay import CONTROL, DONE_TOPIC
-from executor.sandbox import Limits
 from executor.topics import TopicFilter
 
 from ..errors import Problem, UserError
 from ..runtime import sandbox
+from ..runtime.jail import FEED_DIR, SINK_DIR
 from ..spec import Strategy
 
 SNDHWM = 20_000
@@ -82,9 +82,13 @@ def run_strategy(
     proc: subprocess.Popen | None = None
     ctx = zmq.Context()
     try:
-        isolation = sandbox.detect(ident, work / "probe", limits.netns)
+        try:
+            isolation = sandbox.detect(ident, work / "probe", limits.netns)
+        except sandbox.SandboxUnavailable as exc:
+            what, fix = (list(exc.args) + ["", ""])[:2]
+            raise UserError("cannot sandbox the strategy here", [Problem("sandbox", str(what), str(fix))]) from None
         feed, sink = _sockets(ctx, work)
-        config = _write_config(work, strategy, params if params is not None else strategy.params, limits)
+        config = _write_config(work, strategy, params if params is not None else strategy.params, limits, isolation)
         proc = _spawn(isolation, strategy, work, config, limits)
         started = time.monotonic()
         session = _Session(proc, feed, sink, work / "executor.log", started + limits.seconds)
@@ -104,33 +108,56 @@ def run_strategy(
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Where the executor sees its files inside the sandbox: the paths of the live executor's container.
+CODE_DIR, STATE_DIR, CONFIG_DIR = "/opt/stratops/code", "/var/lib/stratops/state", "/etc/stratops"
+
+
 def _sockets(ctx: zmq.Context, work: Path) -> tuple[zmq.Socket, zmq.Socket]:
+    """The engine's ends, in their own folders (each bound into the sandbox like a live feed's and sink's)."""
+    for folder in ("feed", "sink"):
+        (work / folder).mkdir(mode=0o755)
     feed = ctx.socket(zmq.XPUB)
     feed.setsockopt(zmq.XPUB_NODROP, 1)
     feed.setsockopt(zmq.SNDHWM, SNDHWM)
-    feed.bind(f"ipc://{work / 'feed.sock'}")
+    feed.bind(f"ipc://{work / 'feed' / 'feed.sock'}")
     sink = ctx.socket(zmq.PULL)
     sink.setsockopt(zmq.MAXMSGSIZE, MAX_SIGNAL_BYTES)
     sink.setsockopt(zmq.RCVHWM, 100_000)
-    sink.bind(f"ipc://{work / 'sink.sock'}")
+    sink.bind(f"ipc://{work / 'sink' / 'sink.sock'}")
+    for path in (work / "feed" / "feed.sock", work / "sink" / "sink.sock"):
+        os.chmod(path, 0o666)  # the executor's uid connects; only its own sandbox sees these folders
     return feed, sink
 
 
-def _write_config(work: Path, strategy: Strategy, params: dict[str, Any], limits: RunLimits) -> Path:
-    code, state, tmp = work / "code", work / "state", work / "tmp"
-    for folder in (code, state, tmp):
-        folder.mkdir(mode=0o700)
+def _write_config(
+    work: Path, strategy: Strategy, params: dict[str, Any], limits: RunLimits, isolation: sandbox.Isolation
+) -> Path:
+    """Code (read-only), state and /tmp folders and executor.json, in sandbox paths when there is a sandbox."""
+    code, state, tmp, etc = work / "code", work / "state", work / "tmp", work / "etc"
+    for folder in (code, state, tmp, etc):
+        folder.mkdir(mode=0o755 if folder in (code, etc) else 0o700)
     (code / strategy.code_file).write_text(strategy.source, encoding="utf-8")
+    os.chmod(code / strategy.code_file, 0o444)
+    jailed = isolation.jail is not None
+    if jailed and os.geteuid() == 0:  # as the pod's fsGroup would: its state and /tmp are the executor's
+        for folder in (state, tmp):
+            os.chown(folder, sandbox.DEFAULT_UID, sandbox.DEFAULT_UID)
+    where = {
+        "code": CODE_DIR if jailed else str(code),
+        "state": STATE_DIR if jailed else str(state),
+        "feed": f"ipc://{FEED_DIR if jailed else work / 'feed'}/feed.sock",
+        "sink": f"ipc://{SINK_DIR if jailed else work / 'sink'}/sink.sock",
+    }
     config = {
         "apiVersion": "stratops.io/v1",
         "kind": "ExecutorConfig",
         "strategy": {"name": strategy.name, "tenant": strategy.tenant},
-        "code": {"dir": str(code), "file": strategy.code_file, "class": strategy.code_class},
+        "code": {"dir": where["code"], "file": strategy.code_file, "class": strategy.code_class},
         "subscriptions": list(strategy.subscriptions),
         "params": params,
-        "feed": {"endpoint": f"ipc://{work / 'feed.sock'}"},
-        "sink": {"endpoint": f"ipc://{work / 'sink.sock'}"},
-        "stateDir": str(state),
+        "feed": {"endpoint": where["feed"]},
+        "sink": {"endpoint": where["sink"]},
+        "stateDir": where["state"],
         "limits": {
             "cpu": "1",
             "memory": limits.memory or strategy.memory,
@@ -139,29 +166,33 @@ def _write_config(work: Path, strategy: Strategy, params: dict[str, Any], limits
         },
         "clock": "data",
     }
-    path = work / "executor.json"
+    path = etc / "executor.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    # Private to this user (mkdtemp: 0700). A sandbox that runs the executor as another uid maps
-    # these folders in as it does a live executor's code, state and /tmp volumes.
-    os.chmod(code / strategy.code_file, 0o400)
+    os.chmod(path, 0o444)
     return path
 
 
 def _spawn(
     isolation: sandbox.Isolation, strategy: Strategy, work: Path, config: Path, limits: RunLimits
 ) -> subprocess.Popen:
-    """The one call into the runtime's sandbox: the same launch path as a live executor."""
-    cpu_seconds = int(limits.seconds) + 5
-    quota = Limits.from_quantities("1", limits.memory or strategy.memory, cpu_seconds=cpu_seconds, nproc=None)
-    env = {
-        "PATH": os.defpath,
-        "LANG": "C.UTF-8",
-        "HOME": str(work / "tmp"),
-        "TMPDIR": str(work / "tmp"),
-        "PYTHONPATH": _package_root(),
-    }
-    argv = [sys.executable, "-m", "executor", "--config", str(config)]
-    launch = isolation.launch_config(strategy.key, quota, argv, env, work)
+    """The one call into the runtime's sandbox: the same launch path, and the same box, as a live executor."""
+    quota = replace(isolation.limits("1", limits.memory or strategy.memory), cpu_seconds=int(limits.seconds) + 5)
+    jail = isolation.jail
+    if jail is None:  # --unsandboxed: host paths
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(work / "tmp"), "TMPDIR": str(work / "tmp")}
+        argv = [sys.executable, "-m", "executor", "--config", str(config)]
+        launch = isolation.launch_config(strategy.key, quota, argv, {**env, "PYTHONPATH": _package_root()}, work)
+        return sandbox.spawn(launch, work / "launch.json", work / "executor.log")
+    volumes = [
+        (str(work / "code"), CODE_DIR, "ro"),
+        (str(work / "state"), STATE_DIR, "rw"),
+        (str(work / "tmp"), "/tmp", "rw"),
+        (str(work / "etc"), CONFIG_DIR, "ro"),
+    ]
+    sockets = [(str(work / "feed"), FEED_DIR, "ro"), (str(work / "sink"), SINK_DIR, "ro")]
+    box = sandbox.Box(strategy.name, sandbox.DEFAULT_UID, sandbox.DEFAULT_UID, volumes, sockets)
+    argv = [jail.python, "-s", "-m", "executor", "--config", f"{CONFIG_DIR}/executor.json"]
+    launch = isolation.launch_config(strategy.key, quota, argv, jail.env(), work, box)
     return sandbox.spawn(launch, work / "launch.json", work / "executor.log")
 
 
