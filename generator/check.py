@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from . import flux, kubeschema, layout
 from .errors import Problem, UserError
 from .fleet import Fleet
@@ -80,7 +82,40 @@ def check_repo(path_or_fleet: Path | str | Fleet, changed_since: str | None = No
     root = (path_or_fleet.path if isinstance(path_or_fleet, Fleet) else Path(path_or_fleet)).resolve()
     if not root.is_dir():
         raise UserError("cannot check the fleet repo", [Problem(str(root), "is not a folder", "give its folder")])
-    return _Checker(root, _changed_paths(root, changed_since) if changed_since else None).run()
+    changed = _changed_paths(root, changed_since) if changed_since else None
+    report = _Checker(root, changed).run()
+    if changed_since and changed:
+        report.findings += _unbumped_charts(root, changed_since, changed)
+    return report
+
+
+def _unbumped_charts(root: Path, rev: str, changed: set[str]) -> list[Finding]:
+    """A chart changed without a new Chart.yaml version never reaches the cluster: source-controller
+    (reconcileStrategy ChartVersion) rebuilds a chart artifact only when the version changes."""
+    findings = []
+    for chart in sorted({"/".join(p.split("/")[:2]) for p in changed if p.startswith("charts/") and p.count("/") >= 2}):
+        meta = root / chart / "Chart.yaml"
+        old = subprocess.run(
+            ["git", "show", f"{rev}:{chart}/Chart.yaml"], cwd=root, capture_output=True, text=True, check=False
+        )
+        if not meta.is_file() or old.returncode != 0:
+            continue  # a chart added or removed: nothing cached to go stale
+        try:
+            before, after = (str((yaml.safe_load(t) or {}).get("version")) for t in (old.stdout, meta.read_text()))
+        except (yaml.YAMLError, AttributeError):
+            continue  # the chart's own checks report a broken Chart.yaml
+        if before == after:
+            findings.append(
+                Finding(
+                    "layout",
+                    "error",
+                    f"{chart}/Chart.yaml",
+                    "",
+                    f"the chart changed since {rev} but its version is still {after}: Flux would keep "
+                    "running the old chart (bump `version`)",
+                )
+            )
+    return findings
 
 
 def _changed_paths(root: Path, rev: str) -> set[str]:

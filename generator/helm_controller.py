@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import helm
+from . import helm, source_controller
 from .errors import Problem, UserError
 
 
@@ -92,7 +92,8 @@ def render_release(
     values = compose_values(release, objects, origin)
     meta = release["metadata"]
     name = release["spec"].get("releaseName") or meta["name"]
-    rendered = helm.template(chart_dir, name, meta.get("namespace", "default"), values)
+    packaged = source_controller.packaged_chart(chart_dir, release["spec"]["chart"]["spec"], chart_root, origin)
+    rendered = helm.template(packaged, name, meta.get("namespace", "default"), values)
     for obj in rendered:
         obj.setdefault("metadata", {}).setdefault("namespace", meta.get("namespace", "default"))
     return values, rendered
