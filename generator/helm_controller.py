@@ -16,6 +16,7 @@ import yaml
 
 from . import helm, source_controller
 from .errors import Problem, UserError
+from .yamlio import load_helm_values
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def _as_values(ref: dict[str, Any], text: str, where: str) -> dict[str, Any]:
             )
         return _nest(target.split("."), text)
     try:
-        parsed = yaml.safe_load(text)
+        parsed = load_helm_values(text)
     except yaml.YAMLError as exc:
         raise UserError("HelmRelease values are not YAML", [Problem(where, str(exc))]) from None
     if not isinstance(parsed, dict):

@@ -47,7 +47,7 @@ def bench_check(sizes: list[int], work: Path) -> None:
         full_s = time.perf_counter() - started
         assert full.ok, [str(f) for f in full.errors]
         values = fleet.path / "strategies/alice/s000/values.yaml"
-        values.write_text(values.read_text().replace("window: 20", "window: 21"))
+        values.write_text(values.read_text().replace('"window": 20', '"window": 21'))
         started = time.perf_counter()
         changed = check_repo(fleet, changed_since="HEAD")
         changed_s = time.perf_counter() - started
