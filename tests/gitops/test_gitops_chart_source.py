@@ -15,7 +15,6 @@ from generator.assets import CHART_DIR
 from generator.check import check_repo
 from generator.fleet import Fleet
 from generator.manifests import render_folder
-from generator.render import folder_files
 from tests.gitops.gitops_helpers import git
 from tests.support import AUTHOR, write_spec
 
