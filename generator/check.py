@@ -23,6 +23,7 @@ import yaml
 from . import flux, kubeschema, layout
 from .errors import Problem, UserError
 from .fleet import Fleet
+from .flux_refs import reference_problems
 from .kustomize import KUSTOMIZATION_FILE
 from .policy import PolicySet, load_policies
 from .policy.model import PolicyError
@@ -145,6 +146,7 @@ class _Checker:
         if changed is not None and all(_strategy_folder(p) for p in changed):
             self.only = {_strategy_folder(p) for p in changed}
         self.quiet = False
+        self.flux_objects: list[tuple[dict[str, Any], str]] = []  # every Flux object Flux would apply
 
     def run(self) -> Report:
         if not (self.root / "stratops.yaml").is_file():
@@ -162,9 +164,19 @@ class _Checker:
             self._validate(item)
             self._admit(item, namespaces, policies)
         self.quiet = False
+        self.flux_objects += [(o.obj, o.file) for o in everything if flux.is_flux(o.obj)]
         self._strategies(namespaces, policies, everything)
+        self._references(namespaces)
         self.report.checked.sort()
         return self.report
+
+    def _references(self, namespaces: dict[str, dict[str, Any]]) -> None:
+        labels = {name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in namespaces.items()}
+        tenants = {name for name, found in labels.items() if TENANT_LABEL in found}
+        for problem in reference_problems(self.flux_objects, tenants):
+            self.quiet = self.only is not None and _strategy_folder(problem.file) not in self.only
+            self._add("flux", problem.file, problem.object, problem.message, problem.severity)
+        self.quiet = False
 
     # --- findings -----------------------------------------------------------------
 
@@ -203,6 +215,7 @@ class _Checker:
                 if not flux.is_flux(doc):
                     continue  # flux bootstrap's own components (clusters/<c>/flux-system/)
                 self._validate(_Object(doc, rel))
+                self.flux_objects.append((doc, rel))
                 cluster = PurePosixPath(rel).parts[1]
                 if _is(doc, "kustomize.toolkit.fluxcd.io/v1", "Kustomization"):
                     kustomizations.append((rel, doc))
@@ -334,6 +347,7 @@ class _Checker:
             tenant, name = folder.parent.name, folder.name
             if self.only is not None and rel not in self.only:
                 usage.setdefault(tenant, []).append((rel, *_requested(folder)))  # counted, not rendered
+                self.flux_objects += _releases(folder, rel, tenant)
                 continue
             if not (folder / KUSTOMIZATION_FILE).is_file():
                 self._add("layout", rel, "", "has no kustomization.yaml: Flux applies its YAML files as they are")
@@ -376,6 +390,7 @@ class _Checker:
         for obj in rendered.built:
             if flux.is_flux(obj):
                 self._validate(_Object(obj, f"{rel}/helmrelease.yaml"))
+                self.flux_objects.append((obj, f"{rel}/helmrelease.yaml"))
             if obj.get("metadata", {}).get("namespace") != tenant:
                 ref = kubeschema.object_ref(obj)
                 self._add("layout", f"{rel}/{KUSTOMIZATION_FILE}", ref, f"is not in the tenant's namespace {tenant!r}")
@@ -485,6 +500,20 @@ def _requested(folder: Path) -> tuple[Decimal, Decimal]:
         return quantity(str(resources["cpu"])) or Decimal(0), quantity(str(resources["memory"])) or Decimal(0)
     except (OSError, UnicodeDecodeError, UserError, KeyError, TypeError):
         return Decimal(0), Decimal(0)
+
+
+def _releases(folder: Path, rel: str, tenant: str) -> list[tuple[dict[str, Any], str]]:
+    """An unchanged strategy folder's HelmReleases, read without rendering (for references to them)."""
+    try:
+        docs = load_all((folder / "helmrelease.yaml").read_text(encoding="utf-8"), rel)
+    except (OSError, UnicodeDecodeError, UserError):
+        return []
+    out = []
+    for doc in docs:
+        if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
+            doc["metadata"]["namespace"] = tenant
+            out.append((doc, f"{rel}/helmrelease.yaml"))
+    return out
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
