@@ -98,7 +98,7 @@ def test_flux_schema_rejects_hand_edits(edit, expected):
 
 def test_unknown_flux_version_is_named():
     problems = flux.validate({"apiVersion": "helm.toolkit.fluxcd.io/v2beta1", "kind": "HelmRelease", "metadata": {}})
-    assert "no Flux 2.5.1 schema for helm.toolkit.fluxcd.io/v2beta1 HelmRelease" in problems[0].what
+    assert "no Flux 2.9 schema for helm.toolkit.fluxcd.io/v2beta1 HelmRelease" in problems[0].what
 
 
 def test_init_cli_writes_hook_and_ci_example(tmp_path: Path):
