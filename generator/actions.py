@@ -19,6 +19,7 @@ from . import layout, remote, review
 from .diff import ObjectDiff, diff_objects
 from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Change, Fleet
+from .fleet_source import check_url
 from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
@@ -42,9 +43,16 @@ class Outcome:
     unpushed: str = ""  # why the commit is only local (empty when pushed or when there is no remote)
 
 
-def init(path: Path, cluster: str, author: git.Actor) -> Fleet:
+def init(
+    path: Path, cluster: str, author: git.Actor, source_url: str | None = None, source_secret: str | None = None
+) -> Fleet:
+    """A new fleet repo; `source_url` is where Flux will fetch it from (tenants' GitRepositories use it)."""
     check_label(cluster, "cluster")
-    return fleet_mod.init_repo(path, layout.fleet_files(cluster), author)
+    if source_url:
+        source_url = check_url(source_url)
+    if source_secret:
+        check_label(source_secret, "source secret")
+    return fleet_mod.init_repo(path, layout.fleet_files(cluster, source_url, source_secret), author)
 
 
 def parse_key(key: str) -> tuple[str, str]:

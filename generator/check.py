@@ -165,6 +165,7 @@ class _Checker:
             self._admit(item, namespaces, policies)
         self.quiet = False
         self.flux_objects += [(o.obj, o.file) for o in everything if flux.is_flux(o.obj)]
+        self.accounts = [(o.obj, o.file) for o in everything if _is(o.obj, "v1", "ServiceAccount")]
         self._strategies(namespaces, policies, everything)
         self._references(namespaces)
         self.report.checked.sort()
@@ -173,7 +174,7 @@ class _Checker:
     def _references(self, namespaces: dict[str, dict[str, Any]]) -> None:
         labels = {name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in namespaces.items()}
         tenants = {name for name, found in labels.items() if TENANT_LABEL in found}
-        for problem in reference_problems(self.flux_objects, tenants):
+        for problem in reference_problems(self.flux_objects, tenants, self.accounts):
             self.quiet = self.only is not None and _strategy_folder(problem.file) not in self.only
             self._add("flux", problem.file, problem.object, problem.message, problem.severity)
         self.quiet = False

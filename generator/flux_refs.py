@@ -14,7 +14,11 @@ from typing import Any
 
 from .kubeschema import object_ref
 
-BOOTSTRAP = {("GitRepository", "flux-system", "flux-system"), ("Kustomization", "flux-system", "flux-system")}
+BOOTSTRAP = {
+    ("GitRepository", "flux-system", "flux-system"),
+    ("Kustomization", "flux-system", "flux-system"),
+    *(("ServiceAccount", "flux-system", c) for c in ("source-controller", "kustomize-controller", "helm-controller")),
+}
 _SOURCES = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact", "HelmRepository", "HelmChart")
 
 
@@ -26,9 +30,12 @@ class RefProblem:
     severity: str = "error"
 
 
-def reference_problems(objects: list[tuple[dict[str, Any], str]], tenants: set[str]) -> list[RefProblem]:
-    """Every dangling or escaping reference among `objects` ((object, file) pairs as Flux applies them)."""
-    present = set(BOOTSTRAP) | {(o.get("kind"), _namespace(o), _name(o)) for o, _ in objects}
+def reference_problems(
+    objects: list[tuple[dict[str, Any], str]], tenants: set[str], accounts: list[tuple[dict[str, Any], str]]
+) -> list[RefProblem]:
+    """Every dangling or escaping reference among `objects` ((object, file) pairs as Flux applies them);
+    `accounts` are the repo's ServiceAccounts, which `serviceAccountName` must name."""
+    present = set(BOOTSTRAP) | {(o.get("kind"), _namespace(o), _name(o)) for o, _ in objects + accounts}
     problems = []
     for obj, file in objects:
         kind, spec = obj.get("kind"), obj.get("spec") or {}
@@ -49,6 +56,9 @@ def reference_problems(objects: list[tuple[dict[str, Any], str]], tenants: set[s
             ]
         elif kind == "HelmChart":
             checks += [("spec.sourceRef", {**(spec.get("sourceRef") or {}), "namespace": None}, _SOURCES[:3])]
+        account = spec.get("serviceAccountName")
+        if kind in ("HelmRelease", "Kustomization") and isinstance(account, str) and account:
+            checks += [("spec.serviceAccountName", {"kind": "ServiceAccount", "name": account}, ("ServiceAccount",))]
         for field, ref, kinds in checks:
             problems += _dangling(obj, file, field, ref, kinds, present, tenants)
     return problems
@@ -88,6 +98,16 @@ def _dangling(
                 file,
                 object_ref(obj),
                 f"{field}: {kind} {namespace}/{name} does not exist in this repo (Flux waits for it forever)",
+            )
+        )
+    if namespace != _namespace(obj) and _namespace(obj) in tenants and not field.startswith("spec.dependsOn"):
+        out.append(
+            RefProblem(
+                file,
+                object_ref(obj),
+                f"{field}: {kind} {namespace}/{name} is in another namespace, which Flux's multi-tenancy lockdown "
+                "(--no-cross-namespace-refs) refuses; use the tenant's own source (`stratops tenant add`)",
+                "warning",
             )
         )
     return out

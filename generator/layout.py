@@ -33,12 +33,12 @@ RESTRICTED_PSA = {
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 
-def fleet_files(cluster: str) -> dict[str, bytes]:
+def fleet_files(cluster: str, source_url: str | None = None, source_secret: str | None = None) -> dict[str, bytes]:
+    marker: dict[str, Any] = {"apiVersion": "stratops.io/v1", "kind": "Fleet", "cluster": cluster}
+    if source_url:  # where Flux fetches this repo from (each tenant's GitRepository uses it)
+        marker["source"] = {"url": source_url, **({"secretName": source_secret} if source_secret else {})}
     files: dict[str, bytes] = {
-        "stratops.yaml": dump_yaml(
-            {"apiVersion": "stratops.io/v1", "kind": "Fleet", "cluster": cluster},
-            "# Marks this repo as a stratops fleet repo.\n",
-        ).encode(),
+        "stratops.yaml": dump_yaml(marker, "# Marks this repo as a stratops fleet repo.\n").encode(),
         "README.md": (TEMPLATES_DIR / "fleet-README.md").read_bytes(),
         "strategies/README.md": b"One folder per strategy (<tenant>/<name>/), written by `stratops deploy`.\n",
         f"{TENANTS_DIR}/README.md": b"One folder per tenant (namespace, quota, limits, network), written by "
@@ -106,6 +106,9 @@ def _cluster_files(cluster: str) -> dict[str, bytes]:
             "retryInterval": "1m",
             "path": f"./{name}",
             "prune": True,
+            # The platform's own identity (flux bootstrap binds it to cluster-admin): needed under
+            # --default-service-account, which would otherwise apply these as flux-system's `default`.
+            "serviceAccountName": "kustomize-controller",
             "sourceRef": {"kind": "GitRepository", "name": FLUX_NAMESPACE},
             **health_spec,
         }

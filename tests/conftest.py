@@ -8,12 +8,12 @@ import pytest
 
 from generator import actions
 from generator.fleet import Fleet
-from tests.support import AUTHOR
+from tests.support import AUTHOR, FLEET_URL
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Fleet:
-    return actions.init(tmp_path / "fleet", "local", AUTHOR)
+    return actions.init(tmp_path / "fleet", "local", AUTHOR, FLEET_URL)
 
 
 @pytest.fixture

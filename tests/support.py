@@ -9,6 +9,8 @@ from pathlib import Path
 import git
 
 AUTHOR = git.Actor("Ann Analyst", "ann@example.com")
+# Where Flux would fetch test fleets from (tenants' GitRepositories point there; nothing fetches it offline).
+FLEET_URL = "https://git.example.com/acme/fleet.git"
 
 MOMENTUM = """from executor import Strategy
 

@@ -30,10 +30,24 @@ push_option = click.option(
     "--cluster", default="local", show_default=True, help="Write the Flux layout for this cluster (clusters/NAME/)."
 )
 @click.option("--remote", "remote_url", default=None, help="Add this URL as the remote origin and push main to it.")
+@click.option(
+    "--source-url",
+    default=None,
+    help="Where Flux fetches this repo from (tenants' chart sources); default: the --remote URL, or what "
+    "`flux bootstrap` commits.",
+)
+@click.option("--source-secret", default=None, help="Name of the git credentials Secret in each tenant namespace.")
 @author_option
-def init(path: Path, cluster: str, remote_url: str | None, author: str | None) -> None:
+def init(
+    path: Path,
+    cluster: str,
+    remote_url: str | None,
+    source_url: str | None,
+    source_secret: str | None,
+    author: str | None,
+) -> None:
     """Create a fleet repo at PATH, laid out for Flux."""
-    fleet = actions.init(path, cluster, author_of(author))
+    fleet = actions.init(path, cluster, author_of(author), source_url, source_secret)
     click.echo(f"created fleet repo {fleet.path} (cluster {cluster})")
     if remote_url:
         fleet.repo.create_remote("origin", remote_url)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from generator import actions, tenants  # noqa: E402
 from generator.check import check_repo  # noqa: E402
 from generator.fleet import Fleet  # noqa: E402
-from tests.support import AUTHOR, write_spec  # noqa: E402
+from tests.support import AUTHOR, FLEET_URL, write_spec  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -38,7 +38,7 @@ def _deploy(fleet: Fleet, specs: Path, name: str) -> actions.Outcome:
 def bench_check(sizes: list[int], work: Path) -> None:
     print("check: size | full s | ms/strategy | changed-since s | ratio full/changed")
     for size in sizes:
-        fleet = actions.init(work / f"check-{size}", "local", AUTHOR)
+        fleet = actions.init(work / f"check-{size}", "local", AUTHOR, FLEET_URL)
         tenants.add_tenant(fleet, "alice", "100", "200Gi", size + 1, AUTHOR, "2", "4Gi")
         for i in range(size):
             _deploy(fleet, work / f"specs-{size}", f"s{i:03d}")
@@ -57,10 +57,10 @@ def bench_check(sizes: list[int], work: Path) -> None:
 
 
 def bench_push(deploys: int, work: Path) -> None:
-    seed = actions.init(work / "seed", "local", AUTHOR)
+    seed = actions.init(work / "seed", "local", AUTHOR, FLEET_URL)
     bare = work / "remote.git"
     _git(work, "clone", "-q", "--bare", str(seed.path), str(bare))
-    local = actions.init(work / "local", "local", AUTHOR)
+    local = actions.init(work / "local", "local", AUTHOR, FLEET_URL)
     _git(work, "clone", "-q", str(bare), str(work / "pusher"))
     pusher = Fleet(work / "pusher")
     times: dict[str, list[float]] = {"no remote": [], "push": [], "stale clone (rebase)": []}
