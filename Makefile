@@ -6,8 +6,10 @@ TOOLS  := .tools
 # Prefer a helm already on PATH; otherwise extract one into $(TOOLS).
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
+# The kyverno CLI the policy engine's differential tests and benchmark compare against.
+export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
-.PHONY: install tools browser test demo bench lint clean
+.PHONY: install tools components cluster browser test demo bench lint clean
 
 install: $(VENV)/.installed tools
 
@@ -22,6 +24,20 @@ tools: $(HELM)
 $(CURDIR)/$(TOOLS)/helm:
 	$(PYTHON) scripts/fetch_helm.py $(TOOLS)
 
+# The real control plane's Go components (tools/go/<name>/: pinned wrapper modules) into $(TOOLS)/bin.
+# Cold it compiles Kubernetes and friends (long on 2 cores); warm it checks stamps and runs no Go at all.
+# COMPONENTS="etcd kwok" builds only those.
+components:
+	nice $(PYTHON) scripts/build_tools.py $(COMPONENTS)
+
+# A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1,
+# reconciling the fleet repo FLEET (created, with a tenant `demo`, when missing). `stratops cluster down` stops it.
+FLEET ?= .stratops/fleet
+cluster: install components
+	test -d $(FLEET)/.git || { $(BIN)/stratops init $(FLEET) --cluster dev && \
+	  $(BIN)/stratops tenant add demo --cpu 4 --memory 8Gi --repo $(FLEET) --no-push; }
+	$(BIN)/stratops cluster up --repo $(FLEET)
+
 # Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
 # root and it is missing. Best effort: without it those tests skip and say why.
 browser:
@@ -31,13 +47,13 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install browser
+test: install browser components
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
 	$(BIN)/stratops demo
 
-bench: install
+bench: install components
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install

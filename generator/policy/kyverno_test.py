@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cel_libs import OfflineContext, offline_context
 from .engine import PolicySet, resource_id
-from .load import _Ctx, _list, _map, _str, _strs, load_policy_objects, read_yaml_documents
+from .load import _Ctx, _list, _map, _str, _strs, load_exceptions, load_policy_objects, read_yaml_documents
 from .match import ObjectInfo
 from .model import PolicyError, PolicyResult
 
@@ -38,6 +39,8 @@ TEST_FIELDS = {
     "apiCallResponses",
     "globalContextEntries",
     "checks",
+    "envoyPayloads",
+    "httpPayloads",
 }
 RESULT_FIELDS = {
     "policy",
@@ -75,14 +78,14 @@ VALUES_FIELDS = {
 # Fields we parse but cannot honour offline: a test that uses them is reported, not silently passed.
 UNSUPPORTED = (
     "jsonPayloads",
+    "envoyPayloads",
+    "httpPayloads",
     "targetResources",
     "paramResources",
-    "exceptions",
-    "context",
-    "clusterResources",
     "apiCallResponses",
     "globalContextEntries",
 )
+CONTEXT_API = "cli.kyverno.io/v1alpha1"
 OTHER_KINDS = (
     "isMutatingPolicy",
     "isMutatingAdmissionPolicy",
@@ -105,13 +108,20 @@ class Row:
 
 @dataclass
 class TestOutcome:
+    """One Test document's rows, or the error that kept it from running (a failed test too)."""
+
     path: Path
     name: str
     rows: list[Row]
+    error: str = ""
 
     @property
     def failed(self) -> int:
-        return sum(not r.ok for r in self.rows)
+        return sum(not r.ok for r in self.rows) + bool(self.error)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.rows)
 
 
 def find_test_files(paths: list[Path]) -> list[Path]:
@@ -177,9 +187,15 @@ class _Evaluations:
     """Engine results per (resource index, operation), computed on first use."""
 
     def __init__(
-        self, policies: PolicySet, resources: list[dict[str, Any]], namespaces: dict[str, dict[str, Any]]
+        self,
+        policies: PolicySet,
+        resources: list[dict[str, Any]],
+        namespaces: dict[str, dict[str, Any]],
+        context: OfflineContext | None = None,
+        user_info: dict[str, Any] | None = None,
     ) -> None:
         self.policies, self.resources, self.namespaces = policies, resources, namespaces
+        self.context, self.user_info = context, user_info
         self.cache: dict[tuple[int, str], list[PolicyResult]] = {}
 
     def results(self, index: int, operation: str) -> list[PolicyResult]:
@@ -187,7 +203,8 @@ class _Evaluations:
         if key not in self.cache:
             obj = self.resources[index]
             ns = self.namespaces.get(ObjectInfo.of(obj).namespace)
-            self.cache[key] = self.policies.evaluate(obj, ns, operation)
+            with offline_context(self.context):
+                self.cache[key] = self.policies.evaluate(obj, ns, operation, self.user_info)
         return self.cache[key]
 
 
@@ -239,13 +256,59 @@ def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation:
     return rid, False, f"Want {want}, got {bad.status}{detail}"
 
 
-def run_test_file(path: Path) -> TestOutcome:
-    """Run one Test file. PolicyError for user mistakes (missing file, bad YAML, bad CEL)."""
-    ctx = _Ctx(str(path))
+def _single(ctx: _Ctx, path: Path, kind: str) -> dict[str, Any]:
     docs = read_yaml_documents(path)
-    if len(docs) != 1:
-        raise ctx.fail("<document>", "expected exactly one Test document")
-    test = _map(ctx, docs[0], "<document>", TEST_FIELDS)
+    if len(docs) != 1 or docs[0].get("kind") != kind or docs[0].get("apiVersion") != CONTEXT_API:
+        raise ctx.fail(kind.lower(), f"{path}: expected one {CONTEXT_API} {kind} document")
+    return docs[0]
+
+
+def _load_context(ctx: _Ctx, base: Path, test: dict[str, Any]) -> OfflineContext | None:
+    """Answers for resource.Get/List and image.GetMetadata: the `context:` file's resources and
+    images, plus the resources of `clusterResources:` files, as `kyverno test` loads them."""
+    if not test.get("context") and not test.get("clusterResources"):
+        return None
+    found = OfflineContext()
+    if test.get("context"):
+        path = base / _str(ctx, test["context"], "context")
+        doc = _map(ctx, _single(ctx, path, "Context"), "context", {"apiVersion", "kind", "metadata", "spec"})
+        spec = _map(_Ctx(str(path)), doc.get("spec"), "spec", {"resources", "images"})
+        found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
+        for i, img in enumerate(_list(ctx, spec.get("images"), "spec.images")):
+            name = _str(_Ctx(str(path)), (img or {}).get("image"), f"spec.images[{i}].image", True)
+            found.images[name] = img
+    for f in _relative(base, ctx, test.get("clusterResources"), "clusterResources"):
+        doc = _single(ctx, f, "ClusterResource")
+        spec = _map(_Ctx(str(f)), doc.get("spec"), "spec", {"resources", "crds"})
+        if spec.get("crds"):
+            raise _Ctx(str(f)).fail("spec.crds", "custom resource definitions are not supported by the offline engine")
+        found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
+    return found
+
+
+def _load_user_info(ctx: _Ctx, base: Path, test: dict[str, Any]) -> dict[str, Any] | None:
+    """`request.userInfo` from the `userinfo:` file (cli.kyverno.io UserInfo: userInfo, roles, clusterRoles)."""
+    if not test.get("userinfo"):
+        return None
+    path = base / _str(ctx, test["userinfo"], "userinfo")
+    fctx = _Ctx(str(path))
+    doc = _map(
+        fctx,
+        _single(ctx, path, "UserInfo"),
+        "<document>",
+        {"apiVersion", "kind", "metadata", "userInfo", "roles", "clusterRoles", "synchronize"},
+    )
+    info = _map(fctx, doc.get("userInfo"), "userInfo", {"username", "uid", "groups", "extra"})
+    out: dict[str, Any] = {"username": _str(fctx, info.get("username"), "userInfo.username")}
+    if info.get("uid"):
+        out["uid"] = _str(fctx, info["uid"], "userInfo.uid")
+    out["groups"] = list(_strs(fctx, info.get("groups"), "userInfo.groups"))
+    if info.get("extra"):
+        out["extra"] = info["extra"]
+    return out
+
+
+def _run_test(ctx: _Ctx, path: Path, test: dict[str, Any]) -> TestOutcome:
     if test.get("apiVersion") != TEST_API or test.get("kind") != "Test":
         raise ctx.fail("apiVersion/kind", f"expected {TEST_API} Test")
     used = [f for f in UNSUPPORTED if test.get(f)]
@@ -253,12 +316,43 @@ def run_test_file(path: Path) -> TestOutcome:
         raise ctx.fail(used[0], "is not supported by the offline engine")
     base = path.parent
     policy_files = _relative(base, ctx, test.get("policies"), "policies")
-    policies = PolicySet(load_policy_objects(policy_files), numbers_as_float=True)
+    exceptions = load_exceptions(_relative(base, ctx, test.get("exceptions"), "exceptions"))
+    policies = PolicySet(load_policy_objects(policy_files), numbers_as_float=True, exceptions=exceptions)
     resources = _load_resources(ctx, _relative(base, ctx, test.get("resources"), "resources"))
-    evals = _Evaluations(policies, resources, _load_namespaces(ctx, _values(ctx, base, test)))
+    evals = _Evaluations(
+        policies,
+        resources,
+        _load_namespaces(ctx, _values(ctx, base, test)),
+        _load_context(ctx, base, test),
+        _load_user_info(ctx, base, test),
+    )
     rows: list[Row] = []
     for idx, row in enumerate(_list(ctx, test.get("results"), "results")):
         for policy, rid, ok, reason in _check(ctx, row, idx, evals):
             rows.append(Row(len(rows) + 1, policy, "", rid, ok, reason))
-    name = str(((test.get("metadata") or {}).get("name")) or path.parent.name)
-    return TestOutcome(path, name, rows)
+    return TestOutcome(path, _test_name(test, path), rows)
+
+
+def _test_name(test: dict[str, Any], path: Path) -> str:
+    meta = test.get("metadata")
+    return str((meta.get("name") if isinstance(meta, dict) else None) or path.parent.name)
+
+
+def run_test_file(path: Path) -> list[TestOutcome]:
+    """Run every Test document of one file. A problem with a test (missing file, bad YAML, bad CEL,
+    a feature the engine does not support) becomes that test's `error`, so a run goes on."""
+    ctx = _Ctx(str(path))
+    try:
+        docs = read_yaml_documents(path)
+    except PolicyError as exc:
+        return [TestOutcome(path, path.parent.name, [], str(exc))]
+    if not docs:
+        return [TestOutcome(path, path.parent.name, [], f"{path}: no Test document")]
+    outcomes = []
+    for doc in docs:
+        try:
+            test = _map(ctx, doc, "<document>", TEST_FIELDS)
+            outcomes.append(_run_test(ctx, path, test))
+        except PolicyError as exc:
+            outcomes.append(TestOutcome(path, _test_name(doc, path), [], str(exc)))
+    return outcomes

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from generator import actions, tenants
 from generator.check import check_repo
-from generator.errors import UserError
 from generator.fleet import Fleet
+from generator.fleet_source import FleetSource
 from tests.gitops.gitops_helpers import git, run
 from tests.support import AUTHOR, FLEET_URL, write_spec
 
@@ -89,10 +88,16 @@ def test_the_source_url_comes_from_flux_bootstrap_first(tmp_path: Path):
     assert source["spec"]["secretRef"] == {"name": "flux-system"}  # copy it into the namespace (docs/cluster.md)
 
 
-def test_without_a_source_url_tenant_add_says_how_to_give_one(tmp_path: Path):
+def test_without_a_source_url_the_source_comes_with_the_bootstrap(tmp_path: Path):
     fleet = actions.init(tmp_path / "f", "prod", AUTHOR)
-    with pytest.raises(UserError, match="cannot tell where Flux fetches this fleet repo from") as info:
-        tenants.add_tenant(fleet, "alice", "2", "4Gi", 10, AUTHOR)
-    assert "--source-url" in str(info.value.problems[0])
+    outcome = tenants.add_tenant(fleet, "alice", "2", "4Gi", 10, AUTHOR)
+    assert outcome.commit and outcome.warnings == [tenants.NO_SOURCE_YET]
+    folder = fleet.read_folder("infrastructure/tenants/alice")
+    assert "source.yaml" not in folder and b"source.yaml" not in folder["kustomization.yaml"]
+    # What `flux bootstrap` / `stratops cluster up` commits alongside its sync manifests:
+    (changed,) = tenants.chart_source_changes(fleet, FleetSource("http://127.0.0.1:8080/fleet.git")).values()
+    (source,) = yaml.safe_load_all(changed["source.yaml"])
+    assert source["spec"]["url"] == "http://127.0.0.1:8080/fleet.git" and "secretRef" not in source["spec"]
+    assert "source.yaml" in yaml.safe_load(changed["kustomization.yaml"])["resources"]
     code, out = run("init", str(tmp_path / "g"), "--source-url", "/local/path", "--author", "A <a@b.c>")
     assert code == 2 and "not a URL Flux can fetch" in out
