@@ -134,11 +134,37 @@ def render_release(
             "HelmRelease chart not found in the fleet repo",
             [Problem(origin, f"chart {chart_ref!r}", "charts live under charts/ in the fleet repo")],
         )
+    if release["spec"].get("postRenderers"):
+        raise UserError(
+            "HelmRelease postRenderers are not reproduced offline",
+            [
+                Problem(
+                    origin, f"HelmRelease {release['metadata']['name']} spec.postRenderers", "change the chart instead"
+                )
+            ],
+        )
     values = compose_values(release, objects, origin)
     meta = release["metadata"]
     name = release["spec"].get("releaseName") or meta["name"]
     packaged = source_controller.packaged_chart(chart_dir, release["spec"]["chart"]["spec"], chart_root, origin)
     rendered = helm.template(packaged, name, meta.get("namespace", "default"), values)
+    namespace = meta.get("namespace", "default")
     for obj in rendered:
-        obj.setdefault("metadata", {}).setdefault("namespace", meta.get("namespace", "default"))
+        _post_render(obj, release, name=meta["name"], namespace=namespace)
+        obj["metadata"].setdefault("namespace", namespace)
     return values, rendered
+
+
+ORIGIN_GROUP = "helm.toolkit.fluxcd.io"
+
+
+def _post_render(obj: dict[str, Any], release: dict[str, Any], name: str, namespace: str) -> None:
+    """helm-controller's post-renderers (internal/postrender): spec.commonMetadata labels and annotations, then
+    the origin labels `helm.toolkit.fluxcd.io/{name,namespace}` on every object's metadata (they win)."""
+    metadata = obj.setdefault("metadata", {})
+    common = release["spec"].get("commonMetadata") or {}
+    for field, extra in (("labels", common.get("labels")), ("annotations", common.get("annotations"))):
+        if extra:
+            metadata[field] = {**(metadata.get(field) or {}), **extra}
+    origin = {f"{ORIGIN_GROUP}/name": name, f"{ORIGIN_GROUP}/namespace": namespace}
+    metadata["labels"] = {**(metadata.get("labels") or {}), **origin}

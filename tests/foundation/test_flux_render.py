@@ -110,3 +110,18 @@ def test_everything_the_pod_mounts_belongs_to_the_helm_release():
     # The old release's own manifest carries the old code: rolling back restores it byte for byte.
     old_code = manifests[old.source]["momentum-btc-code"]["data"][old.code_file]
     assert old_code == old.source != manifests[new.source]["momentum-btc-code"]["data"][new.code_file]
+
+
+def test_helm_controller_post_renderers_label_every_object():
+    files = folder_files(nasty_strategy())
+    files["helmrelease.yaml"] += b"  commonMetadata:\n    labels: {team: quant}\n    annotations: {owner: ann}\n"
+    rendered = render_folder(files, "strategies/alice/momentum-btc", chart_root())
+    for obj in rendered.objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["helm.toolkit.fluxcd.io/name"] == "momentum-btc" and labels["team"] == "quant"
+        assert (
+            labels["helm.toolkit.fluxcd.io/namespace"] == "alice" and obj["metadata"]["annotations"]["owner"] == "ann"
+        )
+    files["helmrelease.yaml"] += b"  postRenderers:\n    - kustomize: {patches: []}\n"
+    with pytest.raises(Exception, match="postRenderers are not reproduced"):
+        render_folder(files, "strategies/alice/momentum-btc", chart_root())
