@@ -3,20 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TOOLS  := .tools
+CONTAINERS_COMMON := 0.50.1+ds1-4
 # Prefer a helm already on PATH; otherwise extract one into $(TOOLS).
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
 # The kyverno CLI the policy engine's differential tests and benchmark compare against.
 export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
-.PHONY: install tools components cluster browser test demo bench lint clean
+.PHONY: install tools sandbox components cluster browser test demo bench lint clean
 
-install: $(VENV)/.installed tools
+install: $(VENV)/.installed tools sandbox $(TOOLS)/containers/seccomp.json
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The backtest extra (numpy, pandas, pyarrow, matplotlib): tests need it, `make demo` does not.
+$(VENV)/.backtest: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,backtest]'
+	touch $@
+
+# The live-feed extra (ccxt and its websocket client): tests need it, `make demo` does not.
+$(VENV)/.feed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,feed]'
 	touch $@
 
 tools: $(HELM)
@@ -38,6 +49,26 @@ cluster: install components
 	  $(BIN)/stratops tenant add demo --cpu 4 --memory 8Gi --repo $(FLEET) --no-push; }
 	$(BIN)/stratops cluster up --repo $(FLEET)
 
+# bubblewrap and libseccomp for the executors' kernel sandbox (`stratops up`): Debian's packages, installed
+# when we are root and they are missing. Without them `stratops up` refuses to run strategies and says why.
+sandbox:
+	@if { ! command -v bwrap >/dev/null 2>&1 || ! ldconfig -p | grep -q libseccomp.so.2; } \
+	  && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q bubblewrap libseccomp2 >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap libseccomp2 >/dev/null 2>&1; } || true; \
+	fi
+	@command -v bwrap >/dev/null 2>&1 || echo "sandbox: no bubblewrap; install it (apt-get install bubblewrap)"
+
+# The container tools' default seccomp profile (Debian golang-github-containers-common), as data for the
+# test of the allowlist mode: only its seccomp.json is extracted (the package itself is not installed).
+$(TOOLS)/containers/seccomp.json:
+	mkdir -p $(TOOLS)/containers/deb
+	cd $(TOOLS)/containers/deb && { apt-get download -q golang-github-containers-common=$(CONTAINERS_COMMON) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get download -q golang-github-containers-common=$(CONTAINERS_COMMON) >/dev/null; }; }
+	dpkg-deb --fsys-tarfile $(TOOLS)/containers/deb/golang-github-containers-common_*.deb | \
+	  tar -x -O ./usr/share/containers/seccomp.json > $@.tmp && mv $@.tmp $@
+	rm -rf $(TOOLS)/containers/deb
+
 # Chromium for the web console's browser tests (tests/console): Debian's package, installed when we are
 # root and it is missing. Best effort: without it those tests skip and say why.
 browser:
@@ -47,13 +78,13 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install browser components
+test: install $(VENV)/.backtest $(VENV)/.feed browser components
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
 	$(BIN)/stratops demo
 
-bench: install components
+bench: install $(VENV)/.backtest $(VENV)/.feed components
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install

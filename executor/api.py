@@ -5,6 +5,7 @@ See docs/strategy-api.md for the full contract.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 from executor.events import Bar, Quote, Trade
 
 SIDES = ("buy", "sell", "flat")
+META_MAX = 4096
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,6 +41,8 @@ class Signal:
             raise ValueError(f"Signal.size must be a finite number >= 0, got {self.size!r}")
         if not isinstance(self.reason, str) or len(self.reason) > 1024:
             raise ValueError("Signal.reason must be a string of at most 1024 characters")
+        if not isinstance(self.meta, dict) or len(json.dumps(self.meta, default=str)) > META_MAX:
+            raise ValueError(f"Signal.meta must be a dict of at most {META_MAX} bytes as JSON (the sink drops larger)")
 
 
 @dataclass(slots=True, frozen=True)
@@ -72,6 +76,9 @@ class Strategy:
     log: logging.Logger
     name: str = ""
     tenant: str = ""
+    # Typed parameter declarations, read statically (never imported) by validate/deploy/backtest:
+    # name -> {"type": integer|number|string|boolean, "default", "minimum", "maximum", "enum", "description"}
+    parameters: dict[str, dict[str, Any]] = {}  # noqa: RUF012 - a literal the AST reader parses
 
     def __init__(self) -> None:
         self.params = {}

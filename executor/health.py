@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import socketserver
 import threading
 from collections.abc import Callable
@@ -117,9 +118,14 @@ def start_http(
     metrics: ExecutorMetrics,
     drain: Callable[[], bool],
     unix_socket: str | None = None,
+    listen_fd: int | None = None,
 ) -> _Server | _UnixServer:
-    if unix_socket:  # the caller removes a stale socket file: the audit guard forbids it here
-        server: _Server | _UnixServer = _UnixServer(unix_socket, _Handler)
+    if listen_fd is not None:  # a listening unix socket made by the runtime: no path the executor could replace
+        server: _Server | _UnixServer = _UnixServer(None, _Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = socket.socket(fileno=listen_fd)
+    elif unix_socket:  # the caller removes a stale socket file: the audit guard forbids it here
+        server = _UnixServer(unix_socket, _Handler)
     else:
         server = _Server((host, port), _Handler)
     server.health, server.metrics, server.drain = health, metrics, drain

@@ -9,6 +9,7 @@ still the ones on the branch.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,8 +26,11 @@ from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
 from .spec import UNCAPPED, Caps, Strategy, is_dns_label, load_spec, strategy_from_document
-from .tenants import fleet_policies, quota_problems, tenant_caps, tenant_namespace
+from .tenants import fleet_policies, quota_problems, require_tenant, tenant_caps, tenant_namespace
 from .yamlio import load_one
+
+# A last check of what is about to be committed (the service's per-tenant limits), run under the lock.
+Admit = Callable[[Fleet, PurePosixPath, dict[str, bytes]], None]
 
 
 @dataclass
@@ -42,6 +46,29 @@ class Outcome:
     remote: str | None = None  # the remote pushed to; None when the fleet has none
     pushed: bool = False
     unpushed: str = ""  # why the commit is only local (empty when pushed or when there is no remote)
+
+
+class StaleBase(UserError):
+    """A deploy based on a revision of the strategy that is no longer its latest: it would undo a change."""
+
+    exit_code = 4
+
+    def __init__(self, key: str, base: str, last: Change, changes: list[ObjectDiff]):
+        self.base, self.current, self.changes = base, last.sha, changes
+        super().__init__(
+            f"{key} changed since revision {base[:12]}",
+            [
+                Problem(
+                    "base",
+                    f"{key} was last changed by {last.sha[:12]} ({last.subject}, by {last.author})",
+                    "reload it and apply your edit again, or deploy without a base to overwrite",
+                )
+            ],
+        )
+
+    @property
+    def diff_text(self) -> str:
+        return "".join(c.text for c in self.changes)
 
 
 def init(
@@ -117,7 +144,7 @@ def check_label(value: str, what: str) -> str:
 def load_strategy(fleet: Fleet, spec_path: Path) -> Strategy:
     """Read a spec, with the resource caps of its tenant from the fleet repo."""
     try:
-        doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path))
+        doc = load_one(spec_path.read_text(encoding="utf-8"), str(spec_path), aliases=False)
     except (OSError, UnicodeDecodeError):
         return load_spec(spec_path)  # reports the read error with the path
     tenant = (
@@ -136,7 +163,10 @@ def deploy(
     review_branch: bool = False,
     acting_tenant: str | None = None,
     push: bool = True,
+    admit: Admit | None = None,
+    base: str | None = None,
 ) -> Outcome:
+    """Commit the strategy; with `base` (the strategy's revision the edit started from) refuse a stale edit."""
     if acting_tenant is not None and acting_tenant != strategy.tenant:
         raise UserError(
             "spec is for another tenant",
@@ -150,6 +180,10 @@ def deploy(
         )
     folder = strategy_dir(strategy.tenant, strategy.name)
     files = folder_files(strategy)
+    if base is not None:
+        base = resolve(fleet, base, acting_tenant)
+        require_base(fleet, folder, strategy.key, base)  # early, for a fast answer; again under the lock
+        admit = _with_base(admit, strategy.key, base)
     current = fleet.read_folder(folder)
     _check_owner(current, strategy.tenant, folder)
     if current == files:
@@ -164,12 +198,36 @@ def deploy(
     body = _describe_change(current, files)
     trailers = {"Strategy": strategy.key, "Spec-Digest": f"sha256:{strategy.digest}", "Action": "deploy"}
     message = _message(subject, body, trailers)
-    outcome = _commit_checked(fleet, folder, files, author, message, branch, strategy.tenant, push)
+    outcome = _commit_checked(fleet, folder, files, author, message, branch, strategy.tenant, push, admit)
     outcome.action = "deploy"
     if review_branch:
         old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
         outcome.summary = review.summary(strategy.key, current, files, old_objects, outcome.report)
     return outcome
+
+
+def require_base(fleet: Fleet, folder: PurePosixPath, key: str, base: str) -> None:
+    """The folder's last change must be `base` or before it: else someone changed it since the edit began.
+
+    The strategy's own revision counts, not main's: another strategy's deploy never makes an edit stale.
+    """
+    changes = fleet.history(folder, limit=1)
+    if changes and not fleet.repo.is_ancestor(changes[0].sha, base):
+        raise StaleBase(
+            key,
+            base,
+            changes[0],
+            diff_objects(rendered_objects(fleet, folder, base), rendered_objects(fleet, folder, MAIN_BRANCH)),
+        )
+
+
+def _with_base(admit: Admit | None, key: str, base: str) -> Admit:
+    def check(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes]) -> None:
+        require_base(fleet, folder, key, base)
+        if admit is not None:
+            admit(fleet, folder, files)
+
+    return check
 
 
 def _check_owner(current: dict[str, bytes] | None, tenant: str, folder: PurePosixPath) -> None:
@@ -215,6 +273,7 @@ def _commit_checked(
     branch: str,
     tenant: str,
     push: bool = True,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Preflight `files` for `folder` (None removes it), commit them, push; refuse on any error finding."""
     for _ in range(3):
@@ -225,6 +284,8 @@ def _commit_checked(
                 continue  # chart or policies changed under us: check again against the new ones
             if files is not None and fleet.head() != seen:
                 _check_quota(fleet, folder, files, tenant)  # another writer may have used the quota meanwhile
+            if files is not None and admit is not None:
+                admit(fleet, folder, files)
             sha = fleet.commit_folders({folder: files}, message, author, branch=branch, parent=fleet.head())
         outcome = Outcome(
             "",
@@ -243,6 +304,7 @@ def check_change(
     fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes], tenant: str, rev: str = MAIN_BRANCH
 ) -> Report:
     """The preflight of a folder plus the tenant's quota, against revision `rev`; raises on any error."""
+    require_tenant(fleet, tenant, rev)
     report = preflight(fleet, folder, files, tenant, rev)
     report.raise_for_errors(f"{tenant}/{folder.name}")
     _check_quota(fleet, folder, files, tenant, rev)
@@ -325,6 +387,7 @@ def rollback(
     to: str | None = None,
     acting_tenant: str | None = None,
     push: bool = True,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Undo the strategy's last change (a revert of that commit for this folder), or restore it as of `to`.
 
@@ -343,7 +406,7 @@ def rollback(
         subject = f'Revert "{last.subject}"'
         body = f"This reverts commit {last.sha}."
     else:
-        target_rev = fleet.resolve(to)
+        target_rev = resolve(fleet, to, acting_tenant)
         target = fleet.read_folder(folder, target_rev)
         subject = f"rollback {key} to {target_rev[:12]}"
         body = f"Restores {folder} as of commit {target_rev}."
@@ -353,9 +416,24 @@ def rollback(
     if target is not None:
         trailers["Spec-Digest"] = f"sha256:{strategy_of_folder(target, str(folder)).digest}"
     message = _message(subject, body, trailers)
-    outcome = _commit_checked(fleet, folder, target, author, message, MAIN_BRANCH, tenant, push)
+    outcome = _commit_checked(fleet, folder, target, author, message, MAIN_BRANCH, tenant, push, admit)
     outcome.action = "rollback"
     return outcome
+
+
+def resolve(fleet: Fleet, rev: str, acting_tenant: str | None = None) -> str:
+    """`rev` as a commit SHA. A tenant resolves only what main or its own review branches hold:
+    another tenant's review branch is not theirs to read (and may carry their folder rewritten)."""
+    if acting_tenant is None:
+        return fleet.resolve(rev)
+    other = review.REVIEW_PREFIX in rev and f"{review.REVIEW_PREFIX}{acting_tenant}/" not in rev
+    sha = None if other else fleet.resolve(rev)
+    if sha is None or not review.reachable_for(fleet, sha, acting_tenant):
+        raise UserError(
+            f"unknown revision {rev!r}",
+            [Problem("revision", f"{rev!r} is not on main nor on a review branch of {acting_tenant}", "use your own")],
+        )
+    return sha
 
 
 def _own_key(key: str, acting_tenant: str | None) -> tuple[str, str]:
@@ -398,8 +476,12 @@ def list_strategies(fleet: Fleet, tenant: str | None = None, rev: str = MAIN_BRA
 
 
 def history(fleet: Fleet, key: str, limit: int = 100) -> list[Change]:
+    """The commits that changed the strategy's folder, newest first; refused when it never existed."""
     tenant, name = parse_key(key)
-    return fleet.history(strategy_dir(tenant, name), limit=limit)
+    changes = fleet.history(strategy_dir(tenant, name), limit=limit)
+    if not changes:
+        raise _not_deployed(key)
+    return changes
 
 
 def diff(fleet: Fleet, rev1: str = "HEAD~1", rev2: str = "HEAD") -> list[ObjectDiff]:

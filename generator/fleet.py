@@ -360,12 +360,17 @@ def not_a_fleet(path: Path, why: str) -> UserError:
 def init_repo(path: Path, files: dict[str, bytes], author: git.Actor) -> Fleet:
     """Create a fleet repo with its first commit holding `files` (paths relative to the root)."""
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(path.iterdir()) and not _fresh_git_repo(path):
         raise UserError(
             f"cannot create a fleet repo at {path}",
-            [Problem(str(path), "exists and is not empty", "pick a new or empty folder")],
+            [
+                Problem(
+                    str(path), "exists and is not empty", "pick a new or empty folder (or one just made by `git init`)"
+                )
+            ],
         )
     repo = git.Repo.init(path, initial_branch=MAIN_BRANCH)
+    repo.git.symbolic_ref("HEAD", f"refs/heads/{MAIN_BRANCH}")  # a `git init` of its own may have named another
     for name, data in files.items():
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -376,6 +381,17 @@ def init_repo(path: Path, files: dict[str, bytes], author: git.Actor) -> Fleet:
     committer = git.Actor("stratops", "stratops@localhost")
     repo.index.commit("init fleet repo", author=author, committer=committer)
     return Fleet(path)
+
+
+def _fresh_git_repo(path: Path) -> bool:
+    """A folder holding nothing but the .git of a `git init` without a single commit or branch."""
+    if [p.name for p in path.iterdir()] != [".git"] or not (path / ".git").is_dir():
+        return False
+    try:
+        repo = git.Repo(path)
+    except git.InvalidGitRepositoryError:
+        return False
+    return not repo.bare and not repo.heads and repo.working_tree_dir is not None
 
 
 def materialize(fleet: Fleet, folder: str, rev: str = MAIN_BRANCH) -> Path | None:

@@ -21,15 +21,39 @@ from .yamlio import portable_json
 _LOCAL_HELM = PACKAGE_DIR.parent / ".tools" / "helm"
 
 
-@cache
 def helm_executable() -> str:
-    """$STRATOPS_HELM, else `helm` on PATH, else the one `make tools` extracted."""
-    for candidate in (os.environ.get("STRATOPS_HELM"), shutil.which("helm"), str(_LOCAL_HELM)):
+    """$STRATOPS_HELM when set (and then nothing else), else `helm` on PATH, else the one `make tools` extracted."""
+    return _helm_executable(os.environ.get("STRATOPS_HELM") or None)
+
+
+@cache
+def _helm_executable(configured: str | None) -> str:
+    if configured is not None:
+        if os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        raise HelmMissing(
+            "STRATOPS_HELM names no helm binary",
+            [
+                Problem(
+                    "STRATOPS_HELM",
+                    f"{configured!r} is not an executable file",
+                    "point it at a helm v3.8+ binary, or unset it to use helm from PATH or `make tools`",
+                )
+            ],
+        )
+    for candidate in (shutil.which("helm"), str(_LOCAL_HELM)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise UserError(
+    raise HelmMissing(
         "no helm binary found",
-        [Problem("helm", "not on PATH and not in .tools/", "run `make tools` or install helm v3.8+")],
+        [
+            Problem(
+                "helm",
+                f"not on PATH and not at {_LOCAL_HELM}",
+                "run `make tools` in the stratops checkout (it fetches helm into .tools/), "
+                "or install helm v3.8+ on PATH, or set STRATOPS_HELM",
+            )
+        ],
     )
 
 
@@ -49,6 +73,10 @@ class _Command(pyhelm3.Command):
 
 class HelmError(UserError):
     """helm refused the chart or the values."""
+
+
+class HelmMissing(UserError):
+    """No helm binary to run: a problem of this machine, not of any strategy."""
 
 
 def template(chart_dir: Path, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -113,9 +113,11 @@ def _set_path(values: dict[str, Any], ref: dict[str, Any], text: str, where: str
 
 def _as_values(data: bytes, where: str) -> dict[str, Any]:
     try:
-        parsed = load_helm_values(data.decode("utf-8"))
+        parsed = load_helm_values(data.decode("utf-8"), where)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError("HelmRelease values are not YAML", [Problem(where, str(exc))]) from None
+    except UserError as exc:
+        raise UserError("HelmRelease values are not YAML", exc.problems) from None
     if parsed is None:
         return {}
     if not isinstance(parsed, dict):

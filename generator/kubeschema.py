@@ -17,6 +17,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 from .errors import Problem
+from .jsonschemas import Draft202012
 
 KUBERNETES_VERSION = "1.35.0"
 _SCHEMA_ROOT = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
@@ -41,7 +42,7 @@ def _validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator |
         return None
     schema = json.loads(path.read_text())
     registry = _definitions() @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return Draft202012(schema, registry=registry)
 
 
 def has_schema(obj: dict[str, Any]) -> bool:

@@ -18,7 +18,9 @@ import yaml
 
 from . import kubeschema
 from .errors import Problem, UserError
+from .helm import HelmMissing
 from .helm_controller import merge
+from .jsonschemas import Draft202012
 from .manifests import Rendered, render_folder
 
 
@@ -75,7 +77,7 @@ class PolicyEvaluator(Protocol):
 def _values_validator(chart_dir: Path) -> tuple[dict[str, Any], jsonschema.Draft202012Validator]:
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text()) or {}
     schema = json.loads((chart_dir / "values.schema.json").read_text())
-    return defaults, jsonschema.Draft202012Validator(schema)
+    return defaults, Draft202012(schema)
 
 
 def check_folder(
@@ -90,6 +92,8 @@ def check_folder(
     started = time.perf_counter()
     try:
         report.rendered = render_folder(files, origin, chart_root)
+    except HelmMissing:
+        raise  # no finding of the folder: nothing could be checked
     except UserError as exc:
         report.findings += [Finding("render", "error", p.where, p.what) for p in exc.problems] or [
             Finding("render", "error", origin, exc.title)

@@ -25,7 +25,7 @@ from .render import SPEC_FILE, strategy_dir
 from .spec import DNS_LABEL
 
 if TYPE_CHECKING:
-    from .actions import Outcome
+    from .actions import Admit, Outcome
 
 REVIEW_PREFIX = "review/"
 _BRANCH = re.compile(rf"^review/({DNS_LABEL})/({DNS_LABEL})/([0-9a-f]{{12}})$")
@@ -79,6 +79,12 @@ def _branches(fleet: Fleet) -> dict[str, str]:
             if ref.path.startswith(prefix + REVIEW_PREFIX):
                 found[ref.path.removeprefix(prefix)] = ref.commit.hexsha
     return found
+
+
+def reachable_for(fleet: Fleet, sha: str, tenant: str) -> bool:
+    """Is commit `sha` on main or on one of `tenant`'s review branches?"""
+    tips = [MAIN_BRANCH] + [tip for branch, tip in _branches(fleet).items() if branch.startswith(f"review/{tenant}/")]
+    return any(fleet.repo.is_ancestor(sha, tip) for tip in tips)
 
 
 def _resolve(fleet: Fleet, branch: str) -> tuple[str, str, str]:
@@ -141,7 +147,7 @@ def _quota(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes] | None, 
 # --- merge ----------------------------------------------------------------------------------
 
 
-def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True) -> Outcome:
+def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True, admit: Admit | None = None) -> Outcome:
     """Merge a review branch into main after re-running the check against main; then delete the branch."""
     from . import actions
 
@@ -165,6 +171,8 @@ def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True) -> Ou
         with fleet.lock():
             if fleet.head() != head:
                 continue  # main moved while checking: check again against the new main
+            if admit is not None:
+                admit(fleet, folder, files)
             commit = fleet.commit_folders({folder: files}, message, author, parent=head, extra_parents=(sha,))
         outcome = actions.Outcome(
             "merge",

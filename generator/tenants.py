@@ -116,10 +116,11 @@ def add_tenant(
     from .actions import check_label
 
     check_label(name, "tenant")
+    _check_amounts(cpu, memory, max_strategies, max_strategy_cpu, max_strategy_memory)
     defaults = Caps()
     per_cpu = max_strategy_cpu or _smaller(cpu, defaults.max_cpu)
     per_memory = max_strategy_memory or _smaller(memory, defaults.max_memory)
-    _check_amounts(cpu, memory, max_strategies, per_cpu, per_memory)
+    _check_usage(fleet, name, cpu, memory, max_strategies, per_cpu, per_memory)
     if name == layout.SYSTEM_NAMESPACE or name.startswith("kube-") or name in ("default", layout.FLUX_NAMESPACE):
         raise UserError("reserved tenant name", [Problem("tenant", name, "pick a name that is not a system namespace")])
     source = known_source(fleet)
@@ -369,6 +370,21 @@ def tenant_quota(fleet: Fleet, tenant: str, rev: str = MAIN_BRANCH) -> dict[str,
     return {str(k): str(v) for k, v in (hard or {}).items()}
 
 
+def require_tenant(fleet: Fleet, tenant: str, rev: str = MAIN_BRANCH) -> None:
+    """A strategy goes only to a tenant the fleet defines: its namespace, quota and policies must exist."""
+    if fleet.read_file(namespace_path(tenant), rev) is None:
+        raise UserError(
+            f"no tenant {tenant} in the fleet",
+            [
+                Problem(
+                    "metadata.tenant",
+                    f"{tenant!r} was never added (no {tenant_dir(tenant)}/): its namespace would not exist",
+                    f"add it first: `stratops tenant add {tenant} --cpu 4 --memory 8Gi`",
+                )
+            ],
+        )
+
+
 def quota_problems(
     fleet: Fleet, tenant: str, name: str, resources: dict[str, Any], rev: str = MAIN_BRANCH
 ) -> list[Problem]:
@@ -422,30 +438,79 @@ def _usage(fleet: Fleet, tenant: str, rev: str, skip: str | None = None) -> tupl
     return cpu, memory, count
 
 
-def _check_amounts(cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str) -> None:
+def _check_amounts(cpu: str, memory: str, max_strategies: int, per_cpu: str | None, per_memory: str | None) -> None:
+    """The flags as given: only a flag the user passed is blamed (the per-strategy caps default to the quota)."""
     floor = Caps()
     problems = []
-    for flag, value, least in (
-        ("--cpu", cpu, floor.min_cpu),
-        ("--memory", memory, floor.min_memory),
-        ("--max-strategy-cpu", per_cpu, floor.min_cpu),
-        ("--max-strategy-memory", per_memory, floor.min_memory),
+    for flag, value, least, example in (
+        ("--cpu", cpu, floor.min_cpu, "4 or 500m"),
+        ("--memory", memory, floor.min_memory, "8Gi or 512Mi"),
+        ("--max-strategy-cpu", per_cpu, floor.min_cpu, "2 or 500m"),
+        ("--max-strategy-memory", per_memory, floor.min_memory, "4Gi or 512Mi"),
     ):
-        amount = quantity(value)
+        amount = None if value is None else quantity(value)
+        if value is None:
+            continue
         if amount is None:
-            problems.append(Problem(flag, f"{value!r} is not a Kubernetes quantity", "write e.g. 500m, 4, 512Mi, 8Gi"))
+            problems.append(Problem(flag, f"{value!r} is not a Kubernetes quantity", f"write e.g. {example}"))
+        elif amount <= 0:
+            problems.append(Problem(flag, f"{value} is not a positive amount", f"write e.g. {example}"))
         elif amount < quantity(least):
             problems.append(
-                Problem(flag, f"{value} is under the per-strategy minimum {least}", f"give at least {least}")
+                Problem(
+                    flag, f"{value} is less than one strategy needs at the least ({least})", f"give at least {least}"
+                )
             )
     if not problems:
         for flag, per, total in (("--max-strategy-cpu", per_cpu, cpu), ("--max-strategy-memory", per_memory, memory)):
-            if quantity(per) > quantity(total):
+            if per is not None and quantity(per) > quantity(total):
                 problems.append(Problem(flag, f"{per} is more than the whole quota {total}", f"give at most {total}"))
     if not isinstance(max_strategies, int) or max_strategies < 1:
         problems.append(Problem("--max-strategies", repr(max_strategies), "give a whole number of at least 1"))
     if problems:
         raise UserError("invalid tenant quota", problems)
+
+
+def _check_usage(
+    fleet: Fleet, tenant: str, cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str
+) -> None:
+    """A changed quota must still hold what the tenant's strategies use: nothing is taken away silently."""
+    used_cpu, used_memory, count = _usage(fleet, tenant, MAIN_BRANCH)
+    if not count:
+        return
+    problems = []
+    for flag, used, limit, text in (("--cpu", used_cpu, cpu, cpu_text), ("--memory", used_memory, memory, memory_text)):
+        if used > quantity(limit):
+            problems.append(
+                Problem(
+                    flag, f"{limit} < {text(used)} that its {count} strategies request", f"give at least {text(used)}"
+                )
+            )
+    if count > max_strategies:
+        problems.append(
+            Problem("--max-strategies", f"{max_strategies} < the {count} strategies it runs", f"give at least {count}")
+        )
+    for flag, key, cap, text in (
+        ("--max-strategy-cpu", "cpu", per_cpu, cpu_text),
+        ("--max-strategy-memory", "memory", per_memory, memory_text),
+    ):
+        over = [(n, amount) for n, amount in _requests(fleet, tenant, key) if amount > quantity(cap)]
+        if over:
+            names = ", ".join(f"{n} ({text(amount)})" for n, amount in over)
+            problems.append(Problem(flag, f"{cap} is less than {names} request", "lower those strategies first"))
+    if problems:
+        raise UserError(f"the new quota of tenant {tenant} is below what its strategies use", problems)
+
+
+def _requests(fleet: Fleet, tenant: str, key: str) -> list[tuple[str, Decimal]]:
+    """(strategy, amount of `key` it requests) for each strategy of the tenant on main."""
+    out = []
+    for folder in fleet.list_folders(f"{STRATEGIES_DIR}/{tenant}", 1):
+        data = fleet.read_file(f"{folder}/{SPEC_FILE}")
+        doc = load_one(data.decode(), f"{folder}/{SPEC_FILE}") if data else None
+        res = ((doc or {}).get("spec") or {}).get("resources") or {} if isinstance(doc, dict) else {}
+        out.append((folder.name, quantity(str(res.get(key, "0"))) or Decimal(0)))
+    return out
 
 
 def _smaller(a: str, b: str) -> str:

@@ -1,18 +1,35 @@
-"""Strict YAML reading: one document, no duplicate keys, positions in every error."""
+"""Strict YAML reading: one document, no duplicate keys, positions in every error.
+
+Everything stratops reads as YAML may come from a user (specs, request bodies, fleet files a
+review branch carries), so its shape is bounded before a single object is built: at most
+MAX_DEPTH levels of nesting and MAX_NODES nodes, aliases counted expanded (a 600-byte alias
+bomb expands to millions of nodes), and in what users submit no aliases at all. The bound is
+checked on libyaml's event stream, which costs microseconds per node, and refuses an oversized
+document before the (slower) construction starts.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from .errors import Problem, UserError
 
+MAX_DEPTH = 64
+MAX_NODES = 50_000  # a spec's params are at most 64 KiB of JSON: about 32,000 nodes at the very most
 
-class _StrictLoader(yaml.SafeLoader):
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+class _StrictLoader(_Loader):
     """SafeLoader that refuses duplicate keys instead of keeping the last one silently."""
 
 
@@ -44,12 +61,13 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 _StrictLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 
 
-def load_one(text: str, origin: str) -> Any:
-    """Parse exactly one YAML document; a syntax error names the line and column."""
-    try:
-        docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
-    except yaml.YAMLError as exc:
-        raise UserError(f"{origin} is not valid YAML", [Problem(_where(exc, origin), _what(exc))]) from None
+def load_one(text: str, origin: str, aliases: bool = True) -> Any:
+    """Parse exactly one YAML document; a syntax error names the line and column.
+
+    `aliases=False` refuses anchors and aliases outright (what users submit); otherwise they count
+    expanded against the bounds (fleet files, which YAML writers may write with anchors).
+    """
+    docs = load_all(text, origin, aliases)
     if len(docs) != 1:
         raise UserError(
             f"{origin} must hold exactly one YAML document",
@@ -58,12 +76,70 @@ def load_one(text: str, origin: str) -> Any:
     return docs[0]
 
 
-def load_all(text: str, origin: str) -> list[Any]:
+def load_all(text: str, origin: str, aliases: bool = True) -> list[Any]:
     """Parse every YAML document of a multi-document stream (empty documents dropped)."""
     try:
+        _check_shape(text, origin, aliases)
         return [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         raise UserError(f"{origin} is not valid YAML", [Problem(_where(exc, origin), _what(exc))]) from None
+    except UnicodeEncodeError as exc:  # a str holding lone surrogates: it never came from UTF-8 text
+        raise UserError(
+            f"{origin} is not valid YAML", [Problem(origin, f"character {exc.start} is not Unicode")]
+        ) from None
+
+
+def _check_shape(text: str, origin: str, aliases: bool) -> None:
+    """Bound a stream's shape from its events alone: MAX_NODES nodes and MAX_DEPTH levels, counted with
+    every alias expanded (as any consumer of the parsed value will expand it), or no aliases at all."""
+    depth = nodes = 0
+    open_: list[_Open] = []  # the collections being read
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, levels) of the anchored node, expanded
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            sizes.clear()  # anchors are scoped to their document
+            continue
+        if isinstance(event, _CLOSE_EVENTS):
+            done = open_.pop()
+            depth -= 1
+            if done.anchor:
+                sizes[done.anchor] = (nodes - done.nodes_before, done.deepest - depth)
+            if open_:
+                open_[-1].deepest = max(open_[-1].deepest, done.deepest)
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if not aliases:
+                raise _shape_error(origin, event, f"alias *{event.anchor}", "anchors and aliases are not accepted")
+            size, levels = sizes.get(event.anchor, (1, 0))
+        elif isinstance(event, _NODE_EVENTS):
+            size, levels = 1, int(isinstance(event, _OPEN_EVENTS))
+        else:
+            continue
+        nodes += size
+        if nodes > MAX_NODES:
+            raise _shape_error(origin, event, f"more than {MAX_NODES} values", "send a smaller document")
+        if depth + levels > MAX_DEPTH:
+            raise _shape_error(origin, event, f"nested more than {MAX_DEPTH} levels deep", "flatten the document")
+        if open_:
+            open_[-1].deepest = max(open_[-1].deepest, depth + levels)
+        if isinstance(event, _OPEN_EVENTS):
+            open_.append(_Open(event.anchor, nodes - 1, depth + 1))
+            depth += 1
+        elif isinstance(event, yaml.ScalarEvent) and event.anchor:
+            sizes[event.anchor] = (1, 0)
+
+
+@dataclass
+class _Open:
+    anchor: str | None
+    nodes_before: int
+    deepest: int
+
+
+def _shape_error(origin: str, event: yaml.Event, what: str, fix: str) -> UserError:
+    mark = event.start_mark
+    where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+    return UserError(f"{origin} is not accepted", [Problem(where, what, fix)])
 
 
 def _where(exc: yaml.YAMLError, origin: str) -> str:
@@ -73,6 +149,50 @@ def _where(exc: yaml.YAMLError, origin: str) -> str:
 
 def _what(exc: yaml.YAMLError) -> str:
     return str(getattr(exc, "problem", None) or exc).strip()
+
+
+def load_json(text: str, origin: str) -> Any:
+    """Parse a JSON document under the same rules: no duplicate keys, bounded depth and size."""
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise UserError(
+            f"{origin} is not accepted", [Problem(origin, f"nested more than {MAX_DEPTH} levels deep", "flatten it")]
+        ) from None
+    except ValueError as exc:
+        raise UserError(f"{origin} is not valid JSON", [Problem(origin, str(exc), "send valid JSON")]) from None
+    _check_value_shape(value, origin)
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _check_value_shape(value: Any, origin: str) -> None:
+    """The MAX_DEPTH and MAX_NODES bounds on a parsed value (iteratively: deep input must not recurse)."""
+    stack, nodes = [(value, 1)], 1
+    while stack:
+        item, depth = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else []
+        if not children:
+            continue
+        nodes += len(children)
+        if nodes > MAX_NODES:
+            raise UserError(
+                f"{origin} is not accepted", [Problem(origin, f"more than {MAX_NODES} values", "send less")]
+            )
+        if depth >= MAX_DEPTH:
+            raise UserError(
+                f"{origin} is not accepted",
+                [Problem(origin, f"nested more than {MAX_DEPTH} levels deep", "flatten it")],
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
 # --- writing: data every YAML reader reads the same way ------------------------------------
@@ -192,8 +312,9 @@ def _helm_mapping(loader: _HelmLoader, node: yaml.MappingNode) -> dict[str, Any]
 _HelmLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _helm_mapping)
 
 
-def load_helm_values(text: str) -> Any:
-    """Parse values as Helm does (see _HelmLoader)."""
+def load_helm_values(text: str, origin: str = "values") -> Any:
+    """Parse values as Helm does (see _HelmLoader), within the same bounds as every other document."""
+    _check_shape(text, origin, True)
     return yaml.load(text, Loader=_HelmLoader)
 
 

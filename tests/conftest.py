@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from generator import actions
 from generator.fleet import Fleet
-from tests.support import AUTHOR, FLEET_URL
+from tests.support import new_fleet
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Fleet:
-    return actions.init(tmp_path / "fleet", "local", AUTHOR, FLEET_URL)
+    return new_fleet(tmp_path / "fleet")
 
 
 @pytest.fixture

@@ -11,6 +11,24 @@ import git
 AUTHOR = git.Actor("Ann Analyst", "ann@example.com")
 # Where Flux would fetch test fleets from (tenants' GitRepositories point there; nothing fetches it offline).
 FLEET_URL = "https://git.example.com/acme/fleet.git"
+TENANTS = ("alice", "bob")
+
+
+def new_fleet(
+    path: Path,
+    tenants: tuple[str, ...] = TENANTS,
+    cluster: str = "local",
+    quota: tuple[str, str, int] = ("8", "16Gi", 100),
+):
+    """A fleet repo with `tenants` added (by default room for 16 strategies of the default size each)."""
+    from generator import actions
+    from generator.tenants import add_tenant
+
+    fleet = actions.init(path, cluster, AUTHOR, FLEET_URL)
+    for tenant in tenants:
+        add_tenant(fleet, tenant, *quota, AUTHOR, push=False)
+    return fleet
+
 
 MOMENTUM = """from executor import Strategy
 

@@ -72,15 +72,29 @@ def init(
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--review", is_flag=True, help="Commit to a review branch, push it and print a review summary.")
+@click.option(
+    "--base",
+    "base",
+    default=None,
+    metavar="REV",
+    help="The strategy's revision this edit started from (`stratops history`): exit 4 if it changed since.",
+)
 @repo_option
 @author_option
 @tenant_option
 @push_option
-def deploy(spec: Path, review: bool, repo: Path, author: str | None, acting_tenant: str | None, push: bool) -> None:
+def deploy(
+    spec: Path, review: bool, base: str | None, repo: Path, author: str | None, acting_tenant: str | None, push: bool
+) -> None:
     """Validate, render, preflight and commit the strategy in SPEC (and push it)."""
     fleet = open_fleet(repo)
     strategy = actions.load_strategy(fleet, spec)
-    outcome = actions.deploy(fleet, strategy, author_of(author), review, acting_tenant, push=push)
+    try:
+        outcome = actions.deploy(fleet, strategy, author_of(author), review, acting_tenant, push=push, base=base)
+    except actions.StaleBase as exc:
+        click.echo(f"what changed since {exc.base[:12]} (rendered objects):", err=True)
+        click.echo(exc.diff_text or "(no change in rendered objects)\n", nl=False, err=True)
+        raise
     _print_outcome(outcome)
 
 

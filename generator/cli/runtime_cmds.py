@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import signal
 import sys
@@ -24,9 +25,29 @@ repo_argument = click.argument("repo", type=click.Path(file_okay=False, path_typ
 @click.option("--backoff", type=float, default=10.0, show_default=True, help="CrashLoopBackOff base in seconds.")
 @click.option("--feed-speed", type=click.Choice(["recorded", "fixed", "max"]), default="recorded", show_default=True)
 @click.option("--feed-rate", type=float, default=None, help="fixed: messages/s (1000); recorded: speed-up (1).")
-@click.option("--no-netns", is_flag=True, help="Do not put executors in a private network namespace.")
-def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, no_netns: bool) -> None:
-    """Run the fleet repo's main branch on this machine until Ctrl-C (feed, sink, one process per strategy)."""
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run strategies without the kernel sandbox (as root, seeing this machine): for machines without"
+    " bubblewrap or user namespaces only. Every status line warns.",
+)
+@click.option("--no-netns", is_flag=True, help="With --unsandboxed: do not put executors in a network namespace.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay this recorded data on the feed (.ndjson[.gz], .csv[.gz], .parquet) instead of the sample.",
+)
+def up(
+    repo: Path,
+    backoff: float,
+    feed_speed: str,
+    feed_rate: float | None,
+    unsandboxed: bool,
+    no_netns: bool,
+    data: Path | None,
+) -> None:
+    """Run the fleet repo's main branch on this machine until Ctrl-C (feed, sink, one sandbox per strategy)."""
     from rich.console import Console
     from rich.live import Live
 
@@ -36,7 +57,16 @@ def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, no_
     if backoff <= 0:
         raise UserError("invalid --backoff", [Problem("--backoff", f"{backoff}", "give a positive number of seconds")])
     rate = feed_rate if feed_rate is not None else (1000.0 if feed_speed == "fixed" else 1.0)
-    options = Options(backoff_base=backoff, feed_speed=feed_speed, feed_rate=rate, netns=not no_netns)
+    if data is not None:
+        data = _checked_data(data)
+    options = Options(
+        backoff_base=backoff,
+        feed_speed=feed_speed,
+        feed_rate=rate,
+        feed_data=data,
+        netns=not no_netns,
+        sandboxed=not unsandboxed,
+    )
     console = Console()
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -54,6 +84,17 @@ def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, no_
 
         runtime = Runtime(repo, options, say=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"))
         runtime.run(stop, on_tick=every_5s)
+
+
+def _checked_data(path: Path) -> Path:
+    """Every bad row of the user's data now, with file, line and field, not later in the feed's log."""
+    from executor.records import DataError, load_records
+
+    try:
+        load_records(path)
+    except DataError as exc:
+        raise UserError(f"cannot replay {path}", [Problem(w, what) for w, what in exc.problems]) from None
+    return path.resolve()
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -116,14 +157,12 @@ def status(repo: Path, as_json: bool, source: str, kubeconfig: str | None) -> No
 @click.option("-n", "last", type=int, default=10, show_default=True, help="Print the last N signals first.")
 def signals(repo: Path, follow_: bool, strategy: str | None, as_json: bool, last: int) -> None:
     """Signals the sink received (REPO/.git/stratops-runtime/signals.ndjson)."""
-    from executor.sink import format_signal
-
     from ..actions import parse_key
 
     if strategy is not None:
         parse_key(strategy)
     path = RuntimePaths.of(repo).signals_file
-    show = (lambda r: click.echo(json.dumps(r))) if as_json else (lambda r: click.echo(format_signal(r)))
+    show = (lambda r: click.echo(json.dumps(r))) if as_json else (lambda r: click.echo(signal_line(r)))
     for record in _last(path, strategy, last):
         show(record)
     if follow_:
@@ -132,6 +171,29 @@ def signals(repo: Path, follow_: bool, strategy: str | None, as_json: bool, last
                 show(record)
         except KeyboardInterrupt:
             return
+
+
+def signal_line(record: dict) -> str:
+    """One signal for people: when the sink received it (UTC, ms), whose, and numbers to 4 significant digits."""
+    received = record.get("received_ts")
+    when = (
+        datetime.datetime.fromtimestamp(received / 1e9, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+        if isinstance(received, int)
+        else "-"
+    )
+    side = str(record.get("side") or "").upper()
+    size = "" if record.get("size") is None else f" size={_number(record['size'])}"
+    reason = f" {record['reason']}" if record.get("reason") else ""
+    return (
+        f"{when}  {record.get('tenant', '')}/{record.get('strategy', '')}  {side:<4} {record.get('symbol', '')}  "
+        f"strength={_number(record.get('strength'))}{size}{reason}"
+    )
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    return f"{value:.4g}"
 
 
 def _last(path: Path, strategy: str | None, count: int) -> list[dict]:

@@ -21,6 +21,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
 from ..errors import Problem
+from ..jsonschemas import Draft202012
 from ..kubeschema import object_ref
 
 # The controllers whose CRDs the schemas come from: the versions the project builds and runs
@@ -55,7 +56,7 @@ def _schema(api_version: str, kind: str) -> dict[str, Any] | None:
 @cache
 def _validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
     schema = _schema(api_version, kind)
-    return jsonschema.Draft202012Validator(schema) if schema else None
+    return Draft202012(schema) if schema else None
 
 
 def validate(obj: dict[str, Any]) -> list[Problem]:

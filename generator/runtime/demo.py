@@ -98,6 +98,7 @@ class Demo:
     def run(self) -> int:
         self.step("create a fleet repo and start the local runtime (`stratops up`)")
         self.stratops("init", str(self.repo))
+        self.stratops("tenant", "add", "demo", "--cpu", "4", "--memory", "8Gi")
         options = Options(backoff_base=self.backoff, feed_speed="recorded", feed_rate=5.0)
         self.runtime = Runtime(self.repo, options, say=self.up_line)
         self.thread = threading.Thread(target=self._run_runtime, name="stratops-up")

@@ -91,3 +91,37 @@ def start_time(pid: int) -> int | None:
             return int(fh.read().rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of PID (/proc/PID/task/*/children)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+                out += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def tree(pid: int, limit: int = 1024) -> list[int]:
+    """PID and its descendants (a sandboxed executor is bwrap, the executor, and what the strategy started)."""
+    out, todo = [], [pid]
+    while todo and len(out) < limit:
+        current = todo.pop()
+        out.append(current)
+        todo += children(current)
+    return out
+
+
+def tree_sample(pid: int, at: float) -> ProcSample | None:
+    """CPU and RSS of PID and its descendants, summed."""
+    samples = [s for s in (proc_sample(p, at) for p in tree(pid)) if s is not None]
+    if not samples:
+        return None
+    return ProcSample(at, sum(s.cpu_seconds for s in samples), sum(s.rss_bytes for s in samples))

@@ -48,24 +48,53 @@ class RuntimePaths:
         return self.root / "signals.ndjson"
 
     @property
-    def feed_endpoint(self) -> str:
-        return f"ipc://{self.sockets / 'feed.sock'}"
+    def sink_routes(self) -> Path:
+        """Strategy -> its own sink socket (written by `up`, read by the sink)."""
+        return self.root / "sink-routes.json"
 
     @property
-    def sink_endpoint(self) -> str:
-        return f"ipc://{self.sockets / 'sink.sock'}"
+    def sink_stats(self) -> Path:
+        """Per-strategy signal counts and drops (written by the sink, read by `up`)."""
+        return self.root / "sink-stats.json"
+
+    @property
+    def seccomp_filter(self) -> Path:
+        return self.root / "seccomp.bpf"
+
+    @property
+    def feed_dir(self) -> Path:
+        """The feed's socket alone in a folder: sandboxes bind the folder read-only (a restarted feed shows)."""
+        return self.sockets / "feed"
+
+    @property
+    def feed_endpoint(self) -> str:
+        return f"ipc://{self.feed_dir / 'feed.sock'}"
+
+    def sink_dir(self, key: str) -> Path:
+        return self.sockets / "sink" / _digest(key)
+
+    def sink_endpoint(self, key: str) -> str:
+        return f"ipc://{self.sink_dir(key) / 'sink.sock'}"
 
     def strategy_dir(self, key: str) -> Path:
         tenant, name = key.split("/")
         return self.root / "strategies" / tenant / name
 
     def http_socket(self, key: str) -> Path:
-        return self.sockets / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".sock")
+        return self.sockets / (_digest(key) + ".sock")
 
     def create(self) -> None:
+        """The runtime's own files: root's alone (0700), never inside a sandbox."""
         self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         self.sockets.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.sockets, 0o700)
+        for folder in (self.feed_dir, self.sockets / "sink"):
+            folder.mkdir(mode=0o755, exist_ok=True)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def git_dir(repo_path: Path) -> Path:

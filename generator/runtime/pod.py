@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -21,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from executor.sandbox import Limits
-
 from . import metrics, probes, sandbox
+from .jail import FEED_DIR, SINK_DIR
+from .logpipe import LogPipes
 from .paths import RuntimePaths
 from .podspec import CONTRACT_ENV, PodSpec, Probe, local_argv
 
 SCRAPE_SECONDS = 2.0
-LOG_KEEP_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,10 @@ class Pod:
         isolation: sandbox.Isolation,
         pool: ThreadPoolExecutor,
         backoff: Backoff,
+        logs: LogPipes | None = None,
     ) -> None:
         self.spec, self.revision, self.paths = spec, revision, paths
-        self.isolation, self.pool, self.backoff = isolation, pool, backoff
+        self.isolation, self.pool, self.backoff, self.logs = isolation, pool, backoff, logs
         self.dir = paths.strategy_dir(spec.key)
         self.socket = str(paths.http_socket(spec.key))
         self.state, self.ready, self.message = "Pending", False, ""
@@ -105,7 +106,7 @@ class Pod:
             if now >= self.next_start:
                 self._try_start(now)
         elif self.proc.poll() is not None:
-            self._exited(now, f"exited with code {self.proc.returncode}")
+            self._exited(now, f"exited with code {self._exit_code(self.proc.returncode)}")
         else:
             self._probe(now)
             self._collect(now)
@@ -127,10 +128,34 @@ class Pod:
         self.term = {"deadline": now + self.spec.grace, "pre_stop": pre_stop, "sigterm": False}
 
     def kill_now(self) -> None:
-        """Shutdown of `up` itself took too long: SIGKILL the process group."""
+        """Shutdown of `up` itself took too long: SIGKILL everything of the pod."""
         if self.proc is not None:
-            sandbox.kill_group(self.proc.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self._reap()
+
+    @property
+    def executor_pid(self) -> int | None:
+        """The executor's pid on the host: in a sandbox, the only child of bwrap (PID 1 inside)."""
+        if self.proc is None:
+            return None
+        if not self.isolation.sandboxed:
+            return self.proc.pid
+        children = metrics.children(self.proc.pid)
+        return children[0] if children else None
+
+    def _signal(self, sig: int) -> None:
+        """SIGTERM to the executor itself; SIGKILL to the pod's session and every process in its cgroups."""
+        if self.proc is None:
+            return
+        if sig != signal.SIGKILL:
+            pid = self.executor_pid
+            if pid is not None and pid != self.proc.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                return
+        sandbox.kill_group(self.proc.pid, sig)
+        if sig == signal.SIGKILL and self.isolation.cgroups:
+            self.isolation.cgroups.kill(self.spec.key, timeout=0.5)
 
     def _terminating(self, now: float) -> None:
         assert self.term is not None
@@ -141,10 +166,10 @@ class Pod:
             return
         pre_stop = self.term.get("pre_stop")
         if not self.term["sigterm"] and (pre_stop is None or pre_stop.done() or now >= self.term["deadline"]):
-            sandbox.kill_group(self.proc.pid, signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             self.term["sigterm"] = True
         if now >= self.term["deadline"]:
-            sandbox.kill_group(self.proc.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self.message = f"killed after the {self.spec.grace:g}s grace period"
 
     def _try_start(self, now: float) -> None:
@@ -152,30 +177,26 @@ class Pod:
         try:
             self._start(now)
         except (OSError, ValueError) as exc:
-            if self.proc is not None:
-                sandbox.kill_group(self.proc.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self.started_at = now
             self._exited(now, f"could not start: {exc}")
 
     def _start(self, now: float) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        limits = Limits.from_quantities(self.spec.cpu, self.spec.memory, nproc=None)
-        mounts = self._mount_paths()
-        env = {
-            "PATH": os.defpath,
-            "LANG": "C.UTF-8",
-            "HOME": mounts.get("/tmp", str(self.dir)),
-            **self.spec.env,
-            **{var: mounts[path] for path, var in CONTRACT_ENV.items() if path in mounts},
-            "STRATOPS_FEED_ENDPOINT": self.paths.feed_endpoint,
-            "STRATOPS_SINK_ENDPOINT": self.paths.sink_endpoint,
-            "STRATOPS_HTTP_SOCKET": self.socket,
-        }
-        argv = local_argv(self.spec.argv, mounts)
-        config = self.isolation.launch_config(self.spec.key, limits, argv, env, self.dir)
-        self._trim_log()
-        Path(self.socket).unlink(missing_ok=True)  # left by the previous run; the executor may not remove it
-        self.proc = sandbox.spawn(config, self.dir / "launch.json", self.dir / "executor.log")
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        limits = self.isolation.limits(self.spec.cpu, self.spec.memory)
+        self.paths.sink_dir(self.spec.key).mkdir(parents=True, exist_ok=True, mode=0o755)
+        listener = self._listen()
+        output: Path | int = self.dir / "executor.log"
+        try:
+            fd = listener.fileno()
+            argv, env, box = self._command(fd)
+            config = self.isolation.launch_config(self.spec.key, limits, argv, env, self.dir, box, (fd,))
+            output = self.logs.open(self.spec.key, output) if self.logs is not None else output
+            self.proc = sandbox.spawn(config, self.dir / "launch.json", output, (fd,))
+        finally:
+            listener.close()
+            if isinstance(output, int):
+                os.close(output)
         (self.dir / "executor.pid").write_text(f"{self.proc.pid} {metrics.start_time(self.proc.pid) or 0}\n")
         self.started_at, self.started, self.failed_reason = now, False, ""
         self.state, self.ready = "Pending", False
@@ -194,6 +215,47 @@ class Pod:
         self.proc_now = self.proc_prev = None
         self.next_scrape = now + 1.0
 
+    def _exit_code(self, code: int) -> int:
+        """bwrap reports an executor killed by signal N as 128 + N: shown as -N, as for a direct child."""
+        return 128 - code if self.isolation.sandboxed and 128 < code < 160 else code
+
+    def _listen(self) -> socket.socket:
+        """The probe endpoint, bound here and handed over listening: the executor never names a path."""
+        Path(self.socket).unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(self.socket)
+            listener.listen(16)
+        except OSError:
+            listener.close()
+            raise
+        return listener
+
+    def _command(self, http_fd: int) -> tuple[list[str], dict[str, str], sandbox.Box | None]:
+        """argv, environment and sandbox of the executor: container paths in a sandbox, host paths without."""
+        spec, jail = self.spec, self.isolation.jail
+        if jail is not None:
+            volumes = [
+                (str(self._volume_dir(v)), path, "ro" if v.kind == "configMap" or path in spec.read_only else "rw")
+                for path, v in spec.mounts.items()
+            ]
+            sockets = [(str(self.paths.feed_dir), FEED_DIR, "ro"), (str(self.paths.sink_dir(spec.key)), SINK_DIR, "ro")]
+            env = {**spec.env, **jail.env(), "STRATOPS_HTTP_FD": str(http_fd)}
+            box = sandbox.Box(spec.key.split("/")[1], spec.run_as_user, spec.run_as_group, volumes, sockets)
+            return [jail.python, "-s", *spec.argv[1:]], env, box
+        mounts = self._mount_paths()
+        env = {
+            "PATH": os.defpath,
+            "LANG": "C.UTF-8",
+            "HOME": mounts.get("/tmp", str(self.dir)),
+            **spec.env,
+            **{var: mounts[path] for path, var in CONTRACT_ENV.items() if path in mounts},
+            "STRATOPS_FEED_ENDPOINT": self.paths.feed_endpoint,
+            "STRATOPS_SINK_ENDPOINT": self.paths.sink_endpoint(spec.key),
+            "STRATOPS_HTTP_FD": str(http_fd),
+        }
+        return local_argv(spec.argv, mounts), env, None
+
     def _exited(self, now: float, why: str) -> None:
         ran = now - self.started_at
         self._reap()
@@ -209,7 +271,7 @@ class Pod:
 
     def _reap(self) -> None:
         if self.proc is not None:
-            sandbox.kill_group(self.proc.pid, signal.SIGKILL)  # anything the executor left in its group
+            self._signal(signal.SIGKILL)  # anything the executor left in its session or its cgroups
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
             self.proc = None
@@ -270,8 +332,7 @@ class Pod:
             self.message = "" if self.ready else "not ready"
 
     def _kill_for(self, now: float, why: str) -> None:
-        if self.proc is not None:
-            sandbox.kill_group(self.proc.pid, signal.SIGKILL)
+        self._signal(signal.SIGKILL)
         self._exited(now, why)
 
     # --- figures ----------------------------------------------------------------------
@@ -283,7 +344,7 @@ class Pod:
             if text is not None:
                 self.prev_scrape, self.scrape = self.scrape, metrics.parse(text, now)
                 assert self.proc is not None
-                self.proc_prev, self.proc_now = self.proc_now, metrics.proc_sample(self.proc.pid, now)
+                self.proc_prev, self.proc_now = self.proc_now, metrics.tree_sample(self.proc.pid, now)
         if self.scrape_future is None and now >= self.next_scrape:
             self.next_scrape = now + SCRAPE_SECONDS
             self.scrape_future = self.pool.submit(_scrape, self.socket)
@@ -324,6 +385,8 @@ class Pod:
         for volume in self.spec.mounts.values():
             target = self._volume_dir(volume)
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if volume.kind != "configMap" and self.isolation.sandboxed and os.geteuid() == 0:
+                os.chown(target, self.spec.run_as_user, self.spec.run_as_group)  # as fsGroup makes it writable
             for rel, data in volume.files.items():
                 file = target / rel
                 file.parent.mkdir(parents=True, exist_ok=True)
@@ -334,14 +397,6 @@ class Pod:
                     for name in dirs:
                         os.chmod(os.path.join(root, name), 0o555)
                 target.chmod(0o555)
-
-    def _trim_log(self) -> None:
-        log = self.dir / "executor.log"
-        if log.exists() and log.stat().st_size > LOG_KEEP_BYTES:
-            with open(log, "rb") as fh:
-                fh.seek(-LOG_KEEP_BYTES // 2, os.SEEK_END)
-                tail = fh.read()
-            log.write_bytes(tail)
 
     def last_log_line(self) -> str:
         """The last error the executor logged (JSON logs: its msg), else the last line."""

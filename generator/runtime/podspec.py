@@ -17,6 +17,7 @@ from typing import Any
 from ..spec import is_dns_label
 
 EXECUTOR_IMAGE = "ghcr.io/stratops/executor"
+DEFAULT_UID = 10001  # the executor image's USER
 ENTRYPOINT = ["python", "-m", "executor"]
 CONTRACT_ENV = {  # container path (docs/internals.md) -> the executor's override variable
     "/opt/stratops/code": "STRATOPS_CODE_DIR",
@@ -60,6 +61,9 @@ class PodSpec:
     pre_stop: str | None
     grace: float
     template_hash: str
+    run_as_user: int = 10001
+    run_as_group: int = 10001
+    read_only: frozenset[str] = frozenset()  # mountPaths mounted readOnly
 
 
 def extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
@@ -90,13 +94,19 @@ def _extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
         o["metadata"]["name"]: o for o in objects if o.get("kind") == "ConfigMap" and o.get("metadata", {}).get("name")
     }
     volumes = {v.get("name"): _volume(v, config_maps) for v in pod.get("volumes") or []}
-    mounts = {}
+    mounts, read_only = {}, set()
     for mount in container.get("volumeMounts") or []:
         if mount.get("name") not in volumes:
             raise PodSpecError(f"volumeMount {mount.get('name')!r} names no volume")
         if mount.get("subPath"):
             raise PodSpecError(f"volumeMount {mount.get('name')!r}: subPath is not supported locally")
-        mounts[str(mount["mountPath"]).rstrip("/") or "/"] = volumes[mount["name"]]
+        path = str(mount["mountPath"]).rstrip("/") or "/"
+        if not path.startswith("/") or any(part in (".", "..") for part in path.split("/")):
+            raise PodSpecError(f"volumeMount {mount.get('name')!r}: mountPath {path!r} must be an absolute, plain path")
+        mounts[path] = volumes[mount["name"]]
+        if mount.get("readOnly"):
+            read_only.add(path)
+    uid, gid = _identity(pod, container)
     limits = (container.get("resources") or {}).get("limits") or {}
     lifecycle = ((container.get("lifecycle") or {}).get("preStop") or {}).get("httpGet") or {}
     digest = hashlib.sha256(json.dumps([template, _mounted_data(mounts)], sort_keys=True).encode()).hexdigest()
@@ -113,7 +123,20 @@ def _extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
         pre_stop=lifecycle.get("path"),
         grace=float(pod.get("terminationGracePeriodSeconds", 30)),
         template_hash=digest[:16],
+        run_as_user=uid,
+        run_as_group=gid,
+        read_only=frozenset(read_only),
     )
+
+
+def _identity(pod: dict[str, Any], container: dict[str, Any]) -> tuple[int, int]:
+    """runAsUser/runAsGroup, the container's over the pod's, as the kubelet reads them; never root locally."""
+    merged = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
+    uid, gid = merged.get("runAsUser", DEFAULT_UID), merged.get("runAsGroup", DEFAULT_UID)
+    for what, value in (("runAsUser", uid), ("runAsGroup", gid)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise PodSpecError(f"securityContext.{what} {value!r}: the local sandbox runs only a non-root id")
+    return uid, gid
 
 
 def _argv(container: dict[str, Any]) -> list[str]:

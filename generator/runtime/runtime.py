@@ -10,7 +10,9 @@ Invalid and its last good version keeps running, as a failed Helm upgrade leaves
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -26,6 +28,7 @@ from ..errors import Problem, UserError
 from ..fleet import Fleet
 from . import metrics, sandbox, services
 from .admission import Admission, Folder, Verdict, folders_at
+from .logpipe import LogPipes
 from .paths import RuntimePaths
 from .pod import Backoff, Pod
 from .podspec import PodSpec
@@ -43,7 +46,8 @@ class Options:
     feed_speed: str = "recorded"
     feed_rate: float = 1.0
     feed_data: Path | None = None
-    netns: bool = True
+    netns: bool = True  # unsandboxed only
+    sandboxed: bool = True
 
 
 @dataclass
@@ -94,8 +98,10 @@ class Runtime:
         self._acquire()
         try:
             self._cleanup_leftovers()
-            self.isolation = sandbox.detect(self.paths.ident, self.paths.root / "probe", self.options.netns)
+            self.isolation = self._isolation()
             self.say(self.isolation.describe())
+            self.logs = LogPipes()
+            self.routes: set[str] = set()
             self.admission = Admission(self.fleet)
             self.feed = services.feed(
                 self.paths, self.options.feed_speed, self.options.feed_rate, self.options.feed_data
@@ -117,6 +123,26 @@ class Runtime:
         finally:
             self._release()
 
+    def _isolation(self) -> sandbox.Isolation:
+        scratch = self.paths.root / "sandbox"
+        try:
+            return sandbox.detect(self.paths.ident, scratch, self.options.netns, self.options.sandboxed)
+        except sandbox.SandboxUnavailable as exc:
+            what, fix = exc.args
+            raise UserError(
+                "refusing to run strategies without a sandbox", [Problem("stratops up", what, fix)]
+            ) from None
+
+    def _route_signals(self) -> None:
+        """Give each strategy its own sink socket (the sink learns them from this file)."""
+        keys = set(self.slots)
+        if keys != self.routes:
+            routes = {key: str(self.paths.sink_dir(key) / "sink.sock") for key in sorted(keys)}
+            tmp = self.paths.sink_routes.with_name(".sink-routes.tmp")
+            tmp.write_text(json.dumps(routes), encoding="utf-8")
+            os.replace(tmp, self.paths.sink_routes)
+            self.routes = keys
+
     def tick(self, now: float) -> None:
         for service in (self.sink, self.feed):
             service.tick(now)
@@ -125,6 +151,7 @@ class Runtime:
         self._watch(now)
         for slot in list(self.slots.values()):
             self._tick_slot(slot, now)
+        self._route_signals()
         for record in self.tail.read():
             slot = self.slots.get(key_of(record))
             if slot is not None:
@@ -152,6 +179,8 @@ class Runtime:
                 slot.pod.kill_now()
         for service in (self.feed, self.sink):
             service.stop()
+        self.logs.close()
+        self.paths.sink_routes.unlink(missing_ok=True)
         self.admission.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.paths.status_file.unlink(missing_ok=True)
@@ -202,14 +231,16 @@ class Runtime:
                 killed += 1
             pid_file.unlink(missing_ok=True)
         cgroups = sandbox.detect_cgroups(self.paths.ident)
+        groups = 0
         if cgroups is not None:
             for pid in cgroups.leftover_pids():
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
             time.sleep(0.1 if killed else 0)
-            cgroups.clear()
-        if killed:
-            self.say(f"cleaned up {killed} process(es) left by a previous `stratops up`")
+            groups = cgroups.clear()
+        if killed or groups:
+            self.say(f"cleaned up {killed} process(es) and {groups} cgroup(s) left by a previous `stratops up`")
 
     # --- reconcile -----------------------------------------------------------------------
 
@@ -283,7 +314,7 @@ class Runtime:
             spec, revision = slot.next
             slot.next = None
             try:
-                slot.pod = Pod(spec, revision, self.paths, self.isolation, self.pool, self.backoff)
+                slot.pod = Pod(spec, revision, self.paths, self.isolation, self.pool, self.backoff, self.logs)
             except OSError as exc:  # its volumes could not be written (disk full, permissions)
                 slot.error = f"cannot prepare the pod's volumes: {exc}"
             else:
@@ -311,6 +342,7 @@ class Runtime:
         return slot.pod.state
 
     def status(self) -> dict[str, Any]:
+        drops = self._sink_drops()
         return {
             "apiVersion": "stratops.io/v1",
             "kind": "RuntimeStatus",
@@ -318,12 +350,25 @@ class Runtime:
             "pid": os.getpid(),
             "revision": self.head,
             "sandbox": self.isolation.describe(),
+            "unsandboxed": not self.isolation.sandboxed,
             "feed": self.feed.status(),
             "sink": {**self.sink.status(), "signals": sum(s.signals for s in self.slots.values())},
-            "strategies": {key: self._slot_status(slot) for key, slot in sorted(self.slots.items())},
+            "strategies": {key: self._slot_status(slot, drops) for key, slot in sorted(self.slots.items())},
         }
 
-    def _slot_status(self, slot: Slot) -> dict[str, Any]:
+    def _sink_drops(self) -> dict[str, int]:
+        """Signals the sink refused per strategy (too large, too fast, malformed): its counts, not the executor's."""
+        try:
+            stats = json.loads(self.paths.sink_stats.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {
+            key: sum(int(c.get(n, 0)) for n in ("dropped_rate", "dropped_size", "malformed"))
+            for key, c in stats.items()
+            if isinstance(c, dict)
+        }
+
+    def _slot_status(self, slot: Slot, drops: dict[str, int]) -> dict[str, Any]:
         pod = slot.pod
         message = pod.message if pod is not None else "waiting to start"
         if slot.error:
@@ -340,7 +385,9 @@ class Runtime:
             "signals": slot.signals,
             "last_signal": slot.last_signal,
             "backoff_s": round(max(0.0, pod.next_start - now), 1) if pod and pod.proc is None else 0,
-            "pid": pod.proc.pid if pod is not None and pod.proc is not None else None,
+            "pid": pod.executor_pid if pod is not None else None,
+            "signals_dropped": drops.get(slot.key, 0),
+            "log_dropped_bytes": self.logs.dropped.get(slot.key, 0),
         }
 
 

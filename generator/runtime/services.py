@@ -72,6 +72,7 @@ def feed(paths: RuntimePaths, speed: str, rate: float, data: Path | None = None)
 
 
 def sink(paths: RuntimePaths) -> Service:
-    argv = [sys.executable, "-m", "generator.cli", "sink", "--bind", paths.sink_endpoint]
-    argv += ["--out", str(paths.signals_file), "--no-follow"]
-    return Service("sink", argv, paths.sink_endpoint, paths.root)
+    """One socket per strategy (generator.runtime.sinkd): whose a signal is comes from where it arrived."""
+    argv = [sys.executable, "-m", "generator.runtime.sinkd", str(paths.sink_routes), str(paths.signals_file)]
+    argv += [str(paths.sink_stats)]
+    return Service("sink", argv, str(paths.sockets / "sink"), paths.root)

@@ -16,6 +16,7 @@ STATE_STYLE = {
     "Failed": "red",
     "Invalid": "magenta",
 }
+UNSANDBOXED = "UNSANDBOXED"
 COLUMNS = (
     "strategy",
     "state",
@@ -28,6 +29,7 @@ COLUMNS = (
     "restarts",
     "RSS",
     "CPU%",
+    "dropped",
 )
 
 
@@ -51,15 +53,25 @@ def rows(status: dict[str, Any]) -> list[tuple[str, ...]]:
                 str(s.get("restarts", 0)),
                 f"{s.get('rss_mb', 0):.0f} MB",
                 f"{s.get('cpu_pct', 0):.0f}",
+                _dropped(s),
             )
         )
     return out
 
 
+def _dropped(s: dict[str, Any]) -> str:
+    """What the runtime and the sink refused from this strategy: signals, and log bytes over the rate."""
+    signals, log = int(s.get("signals_dropped", 0)), int(s.get("log_dropped_bytes", 0))
+    if not signals and not log:
+        return "0"
+    return f"{signals} sig, {log / 1024:.0f} KiB log"
+
+
 def headline(status: dict[str, Any]) -> str:
     feed, sink = status.get("feed", {}), status.get("sink", {})
     age = time.time() - float(status.get("updated", 0))
-    return (
+    warning = f"{UNSANDBOXED}: strategies can read and write this machine · " if status.get("unsandboxed") else ""
+    return warning + (
         f"main {str(status.get('revision', ''))[:12]} · feed {feed.get('state')} (restarts {feed.get('restarts', 0)})"
         f" · sink {sink.get('state')} ({sink.get('signals', 0)} signals) · updated {age:.0f}s ago"
     )
@@ -71,7 +83,8 @@ def table(status: dict[str, Any]) -> Table:
         left = column in ("strategy", "state", "revision")
         result.add_column(column, justify="left" if left else "right", no_wrap=True, overflow="ellipsis")
     for row in rows(status):
-        result.add_row(row[0], Text(row[1], style=STATE_STYLE.get(row[1], "")), *row[2:])
+        name = f"{row[0]} ({UNSANDBOXED})" if status.get("unsandboxed") else row[0]
+        result.add_row(name, Text(row[1], style=STATE_STYLE.get(row[1], "")), *row[2:])
     messages = [(k, s["message"]) for k, s in status.get("strategies", {}).items() if s.get("message")]
     if messages:
         result.caption = "\n".join(f"{k}: {m}" for k, m in messages)
@@ -81,6 +94,7 @@ def table(status: dict[str, Any]) -> Table:
 
 def plain(status: dict[str, Any]) -> str:
     lines = [headline(status)]
+    mark = f"{UNSANDBOXED} " if status.get("unsandboxed") else ""
     for row in rows(status):
-        lines.append("  " + " ".join(f"{c}={v}" for c, v in zip(COLUMNS, row, strict=True)))
+        lines.append("  " + mark + " ".join(f"{c}={v}" for c, v in zip(COLUMNS, row, strict=True)))
     return "\n".join(lines)

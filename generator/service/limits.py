@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
+from pathlib import PurePosixPath
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import Problem
+from .. import actions
+from ..errors import Problem, UserError
 from ..fleet import Fleet
 from ..render import STRATEGIES_DIR, strategy_dir
-from ..spec import Caps, quantity
+from ..spec import Caps, quantity, resource_problems
 from ..tenants import tenant_caps
 from .problems import ApiError, problem_response
 from .tokens import Limits
@@ -31,15 +34,24 @@ def body_too_large(limit: int) -> ApiError:
 class BodyLimit:
     """Refuse bodies over `max_bytes`: by Content-Length up front, and by counting a streamed body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY):
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY, uploads: dict[re.Pattern, int] | None = None):
         self.app, self.max_bytes = app, max_bytes
+        self.uploads = uploads or {}  # POST paths that take larger bodies (market data), with their limit
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            for pattern, limit in self.uploads.items():
+                if pattern.match(scope.get("path", "")):
+                    return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self._limit(scope)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            error = body_too_large(self.max_bytes) if length.isdigit() else ApiError(400, "invalid Content-Length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            error = body_too_large(limit) if length.isdigit() else ApiError(400, "invalid Content-Length")
             return await problem_response(error, scope.get("path", ""))(scope, receive, send)
         seen = 0
 
@@ -47,8 +59,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise body_too_large(self.max_bytes)
+            if seen > limit:
+                raise body_too_large(limit)
             return message
 
         await self.app(scope, counted, send)
@@ -92,6 +104,19 @@ def _lower(cap: str, configured: str | None) -> str:
         return cap
     a, b = quantity(cap), quantity(configured)
     return configured if a is None or (b is not None and b < a) else cap
+
+
+def admission(tenant: str, limits: Limits) -> actions.Admit:
+    """The tenant's limits as a check of each commit that moves main: deploys, rollbacks and merges alike."""
+
+    def admit(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes]) -> None:
+        check_quota(fleet, tenant, folder.name, limits)
+        strategy = actions.strategy_of_folder(files, str(folder))
+        problems = resource_problems(strategy, effective_caps(fleet, tenant, limits))
+        if problems:
+            raise UserError(f"{tenant}/{folder.name} is over the limits of tenant {tenant}", problems)
+
+    return admit
 
 
 def check_quota(fleet: Fleet, tenant: str, name: str, limits: Limits) -> None:

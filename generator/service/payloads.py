@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -11,7 +10,7 @@ from ..errors import Problem, UserError
 from ..fleet import Fleet
 from ..render import folder_files, strategy_dir
 from ..spec import Strategy, strategy_from_document
-from ..yamlio import load_one
+from ..yamlio import load_json, load_one
 from .limits import effective_caps
 from .problems import ApiError
 from .tokens import Limits
@@ -29,7 +28,7 @@ def spec_document(body: bytes, content_type: str, tenant: str, name: str) -> dic
     except UnicodeDecodeError as exc:
         raise ApiError(400, "body is not UTF-8", errors=[Problem("body", f"byte {exc.start}", "send UTF-8")]) from None
     if media in _YAML_TYPES:
-        doc = load_one(text, ORIGIN)
+        doc = load_one(text, ORIGIN, aliases=False)
     elif media in ("application/json", ""):
         doc = _json_spec(text)
     else:
@@ -59,23 +58,14 @@ def spec_document(body: bytes, content_type: str, tenant: str, name: str) -> dic
 
 def _json_spec(text: str) -> Any:
     try:
-        body = json.loads(text, object_pairs_hook=_no_duplicates)
-    except ValueError as exc:
-        raise ApiError(400, "body is not valid JSON", errors=[Problem("body", str(exc), "send valid JSON")]) from None
+        body = load_json(text, "body")
+    except UserError as exc:
+        raise ApiError(400, exc.title, errors=exc.problems) from None
     if not isinstance(body, dict) or set(body) != {"spec"}:
         raise ApiError(
             422, 'the body must be {"spec": <Strategy document>}', errors=[Problem("body", "has other fields")]
         )
     return body["spec"]
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def strategy_of(fleet: Fleet, doc: dict[str, Any], tenant: str, limits: Limits) -> Strategy:
@@ -98,7 +88,13 @@ def check(fleet: Fleet, doc_or_error: dict[str, Any] | UserError, tenant: str, l
     findings = [
         {"stage": f.stage, "severity": f.severity, "where": f.where, "message": f.message} for f in report.findings
     ]
-    return {"ok": report.ok, "findings": findings, "timings_ms": {k: v * 1000 for k, v in report.timings.items()}}
+    return {
+        "ok": report.ok,
+        "findings": findings,
+        "timings_ms": {k: v * 1000 for k, v in report.timings.items()},
+        "parameters": strategy.parameters,  # declarations (spec + class, read by ast): the console's form
+        "params": strategy.params,
+    }
 
 
 def _spec_finding(problem: Problem) -> dict[str, Any]:

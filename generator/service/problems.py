@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..actions import StaleBase
 from ..errors import Problem, UserError
 
 PROBLEM_TYPE = "https://stratops.io/problems/"
@@ -17,6 +18,7 @@ PROBLEM_TYPE = "https://stratops.io/problems/"
 _STATUS_BY_TITLE = (
     ("is not deployed", 404),
     ("no review branch", 404),
+    ("no tenant", 404),
     ("would exceed the quota", 409),
     ("cannot merge", 409),
     ("unknown revision", 404),
@@ -39,12 +41,14 @@ class ApiError(Exception):
         errors: list[Problem] | None = None,
         headers: dict[str, str] | None = None,
         kind: str | None = None,
+        extensions: dict[str, Any] | None = None,
     ):
         super().__init__(title)
         self.status, self.title, self.detail = status, title, detail
         self.errors = errors or []
         self.headers = headers or {}
         self.kind = kind or _slug(title)
+        self.extensions = extensions or {}  # RFC 9457 extension members
 
 
 def _slug(title: str) -> str:
@@ -59,6 +63,20 @@ _KIND = {403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid-inpu
 
 
 def from_user_error(error: UserError) -> ApiError:
+    if isinstance(error, StaleBase):
+        return ApiError(
+            412,
+            error.title,
+            error.render(),
+            error.problems,
+            kind="stale-base",
+            extensions={
+                "base": error.base,
+                "current": error.current,
+                "diff": error.diff_text,
+                "objects": [{"key": c.key, "status": c.status, "text": c.text} for c in error.changes],
+            },
+        )
     status = status_of(error)
     return ApiError(status, error.title, error.render(), error.problems, kind=_KIND[status])
 
@@ -74,7 +92,7 @@ def problem_body(error: ApiError, instance: str = "") -> dict[str, Any]:
         body["instance"] = instance
     if error.errors:
         body["errors"] = [{"where": p.where, "what": p.what, "fix": p.fix} for p in error.errors]
-    return body
+    return body | error.extensions
 
 
 def problem_response(error: ApiError, instance: str = "") -> JSONResponse:

@@ -20,7 +20,7 @@ from ..render import SPEC_FILE, VALUES_FILE, strategy_dir
 from ..spec import DNS_LABEL
 from ..yamlio import load_one
 from . import observe, payloads
-from .limits import check_quota
+from .limits import admission
 from .problems import ApiError
 from .tokens import Principal
 
@@ -173,13 +173,24 @@ async def deploy(request: Request, tenant: Tenant, name: Name, who: Acting, revi
     svc = service(request)
     body = await request.body()
     doc = payloads.spec_document(body, request.headers.get("content-type", ""), tenant, name)
-    strategy = await run_in_threadpool(lambda: payloads.strategy_of(svc.reader(), doc, tenant, who.limits))
+    limits = svc.tokens.limits(tenant)
+    strategy = await run_in_threadpool(lambda: payloads.strategy_of(svc.reader(), doc, tenant, limits))
+    admit = admission(tenant, limits)
+    base = _if_match(request.headers.get("if-match"))
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        check_quota(fleet, tenant, name, who.limits)
-        return _outcome(fleet, actions.deploy(fleet, strategy, _author(who), review, acting_tenant=tenant))
+        outcome = actions.deploy(fleet, strategy, _author(who), review, tenant, admit=admit, base=base)
+        return _outcome(fleet, outcome)
 
     return await svc.mutate(request, who, body, job)
+
+
+def _if_match(value: str | None) -> str | None:
+    """`If-Match: "<revision>"` (the strategy's revision, as GET returns it in ETag) -> the revision."""
+    if value is None:
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    return _rev(tag, "If-Match")
 
 
 @router.post("/v1/tenants/{tenant}/strategies/{name}/check", tags=["strategies"], openapi_extra=_SPEC_BODY)
@@ -192,24 +203,27 @@ async def check(request: Request, tenant: Tenant, name: Name, who: Acting) -> di
         )
     except UserError as exc:  # a YAML syntax error is a finding with a line, not a failed request
         doc = exc
-    return await run_in_threadpool(lambda: payloads.check(svc.reader(), doc, tenant, who.limits))
+    limits = svc.tokens.limits(tenant)
+    return await run_in_threadpool(lambda: payloads.check(svc.reader(), doc, tenant, limits))
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
-def show(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
+def show(request: Request, tenant: Tenant, name: Name, who: Acting) -> JSONResponse:
     fleet = service(request).reader()
     files = _existing(fleet, tenant, name)
     spec = load_one(files[SPEC_FILE].decode(), SPEC_FILE) if SPEC_FILE in files else None
     code_file = ((spec or {}).get("spec") or {}).get("code", {}).get("file")
-    return {
+    revision = _revision(fleet, tenant, name)
+    body = {
         "tenant": tenant,
         "name": name,
         "spec": spec,
         "code_file": code_file,
         "code": files[code_file].decode(errors="replace") if code_file in files else None,
         "values": files[VALUES_FILE].decode(errors="replace") if VALUES_FILE in files else None,
-        "revision": _revision(fleet, tenant, name),
+        "revision": revision,
     }
+    return JSONResponse(body, headers={"ETag": f'"{revision}"'} if revision else {})
 
 
 @router.delete("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"])
@@ -244,9 +258,10 @@ def history(
 async def rollback(request: Request, tenant: Tenant, name: Name, who: Acting) -> JSONResponse:
     body = await request.body()
     to = _rollback_target(body)
+    admit = admission(tenant, service(request).tokens.limits(tenant))
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        return _outcome(fleet, actions.rollback(fleet, f"{tenant}/{name}", _author(who), to, acting_tenant=tenant))
+        return _outcome(fleet, actions.rollback(fleet, f"{tenant}/{name}", _author(who), to, tenant, admit=admit))
 
     return await service(request).mutate(request, who, body, job)
 
@@ -255,7 +270,7 @@ def _rollback_target(body: bytes) -> str | None:
     if not body.strip():
         return None
     try:
-        doc = load_one(body.decode("utf-8"), "body")
+        doc = load_one(body.decode("utf-8"), "body", aliases=False)
     except UnicodeDecodeError:
         doc = None
     if not isinstance(doc, dict) or set(doc) - {"to"} or not isinstance(doc.get("to"), str | None):
@@ -275,9 +290,10 @@ def diff(
     """Rendered-object diff of the strategy; by default its last change."""
     fleet = service(request).reader()
     folder = strategy_dir(tenant, name)
-    new = fleet.resolve(_rev(rev_to, "to") if rev_to else MAIN_BRANCH)
+    acting = None if who.admin else tenant
+    new = actions.resolve(fleet, _rev(rev_to, "to") if rev_to else MAIN_BRANCH, acting)
     if rev_from:
-        old = fleet.resolve(_rev(rev_from, "from"))
+        old = actions.resolve(fleet, _rev(rev_from, "from"), acting)
     else:
         changes = fleet.history(folder, new, limit=1)
         if not changes:
@@ -327,9 +343,10 @@ def reviews(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any
 @router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"])
 async def merge(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
     branch = _branch(tenant, branch)
+    admit = admission(tenant, service(request).tokens.limits(tenant))
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        return _outcome(fleet, review_branches.merge(fleet, branch, _author(who)))
+        return _outcome(fleet, review_branches.merge(fleet, branch, _author(who), admit=admit))
 
     return await service(request).mutate(request, who, b"", job)
 

@@ -158,7 +158,7 @@ def measure(runtime: Runtime, names: list[str], started: float, fleet) -> None:
     print(f"cold reconcile of {count} folders (render + admit + apply): {cold:.2f} s")
     time.sleep(6)  # let every executor settle after the start storm
     before = {p.spec.key: p.scrape for p in pods(runtime)}
-    procs_before = {p.spec.key: metrics.proc_sample(p.proc.pid, time.monotonic()) for p in pods(runtime) if p.proc}
+    procs_before = {p.spec.key: metrics.tree_sample(p.proc.pid, time.monotonic()) for p in pods(runtime) if p.proc}
     up_before = metrics.proc_sample(_pid(), time.monotonic())
     probe = subprocess.Popen(
         [sys.executable, "-c", PROBE, runtime.paths.feed_endpoint, SYMBOLS[0], str(WINDOW)],
@@ -183,9 +183,9 @@ def measure(runtime: Runtime, names: list[str], started: float, fleet) -> None:
     service_rss = sum((metrics.proc_sample(s.pid, now) or metrics.ProcSample(0, 0, 0)).rss_bytes for s in services if s)
     up_now = metrics.proc_sample(_pid(), now)
     cpu_exec = sum(
-        metrics.cpu_percent(metrics.proc_sample(p.proc.pid, now), procs_before.get(p.spec.key))
+        metrics.cpu_percent(metrics.tree_sample(p.proc.pid, now), procs_before.get(p.spec.key))
         for p in pods(runtime)
-        if p.proc and metrics.proc_sample(p.proc.pid, now)
+        if p.proc and metrics.tree_sample(p.proc.pid, now)
     )
     lags.sort()
     probe_count, probe_p99 = probe.communicate(timeout=30)[0].split()

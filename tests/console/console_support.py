@@ -20,8 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from generator import actions
-from tests.support import AUTHOR
+from tests.support import new_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
@@ -68,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice, bob and admin from the environment."""
     pytest.importorskip("generator.service.app", reason="the HTTP service (generator/service/app.py) is not here")
     repo = tmp_path_factory.mktemp("console") / "fleet"
-    actions.init(repo, "local", AUTHOR)
+    new_fleet(repo)
     port = _free_port()
     env = {
         **os.environ,

@@ -29,11 +29,17 @@ BASE = {
         {"symbol": "X", "side": "buy", "strength": 2},
         {"symbol": "X", "side": "buy", "size": -1},
         {"symbol": "X", "side": "buy", "size": float("nan")},
+        {"symbol": "X", "side": "buy", "meta": {"blob": "m" * 4096}},
+        {"symbol": "X", "side": "buy", "meta": ["not", "a", "dict"]},
     ],
 )
 def test_signal_validation(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Signal(**kwargs)
+
+
+def test_signal_meta_up_to_4_kib_is_accepted() -> None:
+    assert Signal("X", "buy", meta={"blob": "m" * 4000}).meta["blob"] == "m" * 4000
 
 
 def test_emit_before_attach_is_a_clear_error() -> None:

@@ -96,3 +96,12 @@ def test_values_schema_rejects_foreign_fields():
     values["securityContext"] = {"privileged": True}
     with pytest.raises(helm.HelmError, match="helm template failed"):
         rendered(values)
+
+
+def test_runtime_class_is_opt_in_and_validated():
+    values = values_for(parse_spec(spec_text()))
+    assert "runtimeClassName" not in rendered(values)["Deployment/momentum-btc"]["spec"]["template"]["spec"]
+    pod = rendered({**values, "runtimeClassName": "gvisor"})["Deployment/momentum-btc"]["spec"]["template"]["spec"]
+    assert pod["runtimeClassName"] == "gvisor"
+    with pytest.raises(helm.HelmError, match="runtimeClassName"):
+        rendered({**values, "runtimeClassName": "gVisor; rm -rf /"})

@@ -15,7 +15,7 @@ from generator.fleet import Fleet
 from generator.render import folder_files
 from generator.spec import strategy_from_document
 from generator.tenants import default_namespace, fleet_policies
-from tests.support import AUTHOR, MOMENTUM, repo_fingerprint
+from tests.support import AUTHOR, MOMENTUM, new_fleet, repo_fingerprint
 
 label = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 symbol = st.from_regex(r"[A-Z0-9][A-Z0-9-]{0,8}", fullmatch=True)
@@ -65,7 +65,7 @@ def valid_documents(draw) -> dict:
 @pytest.fixture(scope="module")
 def shared_fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     """One fleet repo for all examples: hypothesis runs every example in one call of the test function."""
-    return actions.init(tmp_path_factory.mktemp("properties") / "fleet", "local", AUTHOR)
+    return new_fleet(tmp_path_factory.mktemp("properties") / "fleet")
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_numeric_quantities_are_kept_as_text():
         ({"spec__extra": 1}, "spec: unknown field(s) 'extra'"),
         ({"spec__code": {"inline": "x = 1"}}, "spec.code: 'class' is missing"),
         ({"spec__code": {"class": "M"}}, "give either code.file or code.inline"),
-        ({"spec__subscriptions": ["trades.btc"]}, "spec.subscriptions[0]: 'trades.btc' is not valid"),
+        ({"spec__subscriptions": ["trades.btc-usd"]}, "spec.subscriptions[0]: 'trades.btc-usd' is not valid"),
         ({"spec__subscriptions": []}, "spec.subscriptions"),
         ({"spec__resources": {"cpu": "1.5.3Gi"}}, "spec.resources.cpu: '1.5.3Gi' is not valid"),
         ({"spec__resources": {"cpu": "3"}}, "spec.resources.cpu: 3 is over the cap of 2"),
@@ -156,3 +157,57 @@ def test_code_file_not_utf8(spec_dir: Path):
 def test_missing_spec_file(tmp_path: Path):
     with pytest.raises(UserError, match="does not exist"):
         load_spec(tmp_path / "nope.yaml")
+
+
+# A billion-laughs document: 7 levels of 9 aliases each, 4.8 million strings once expanded, from ~600 bytes.
+ALIAS_BOMB = spec_text().replace(
+    "window: 20",
+    "\n".join(f"    l{i}: &l{i} [" + ", ".join(["x" if i == 0 else f"*l{i - 1}"] * 9) + "]" for i in range(7)).lstrip(),
+)
+
+
+def _nested(depth: int) -> str:
+    return spec_text().replace("window: 20", "deep: " + "[" * depth + "]" * depth)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (ALIAS_BOMB, "alias *l0 (anchors and aliases are not accepted"),
+        (_nested(65), "nested more than 64 levels deep"),
+        (_nested(5000), "nesting depth"),
+        ("params: [" + "0, " * 60_000 + "0]\n", "more than 50000 values"),
+    ],
+)
+def test_hostile_yaml_shapes_are_refused_fast(text: str, expected: str):
+    started = time.monotonic()
+    problems = problems_of(text)
+    assert time.monotonic() - started < 1.0
+    assert any(expected in p for p in problems), problems
+
+
+def test_nesting_within_the_bound_is_accepted():
+    assert parse_spec(_nested(40)).params["deep"] == _nest_list(40)
+
+
+def _nest_list(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["metadata__tenant", "metadata__name", "spec__code__class"],
+)
+def test_a_trailing_newline_fails_the_schema(field: str):
+    value = {"metadata__tenant": "alice", "metadata__name": "momentum-btc", "spec__code__class": "Momentum"}[field]
+    problems = problems_of(spec_text(**{field: value + "\n"}))
+    assert any("is not valid" in p and field.replace("__", ".") in p for p in problems), problems
+
+
+def test_a_trailing_newline_in_a_subscription_fails_the_schema():
+    assert (
+        "spec.subscriptions[0]: 'trades\\n' is not valid" in problems_of(spec_text(spec__subscriptions=["trades\n"]))[0]
+    )

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from generator import actions
 from generator.fleet import Fleet
 from tests.gitops.gitops_helpers import git
-from tests.support import AUTHOR, FLEET_URL
+from tests.support import new_fleet
 
 
 @pytest.fixture
 def bare(tmp_path: Path) -> Path:
     """A bare remote holding a fresh fleet repo (cluster `prod`)."""
-    seed = actions.init(tmp_path / "seed", "prod", AUTHOR, FLEET_URL)
+    seed = new_fleet(tmp_path / "seed", cluster="prod")
     remote = tmp_path / "remote.git"
     git(tmp_path, "clone", "--quiet", "--bare", str(seed.path), str(remote))
     return remote

@@ -97,6 +97,7 @@ def test_policy_violation_added_by_hand_is_caught(repo: Path):
 
 def test_missing_tenant_namespace_and_quota(repo: Path, fleet: Fleet, spec_dir: Path):
     actions.deploy(fleet, actions.load_strategy(fleet, write_spec(spec_dir / "b", tenant="bob")), AUTHOR)
+    shutil.rmtree(repo / "infrastructure/tenants/bob")  # removed by hand: deploy and `tenant remove` refuse it
     _edit(repo / "infrastructure/tenants/alice/resourcequota.yaml", "requests.cpu: '2'", "requests.cpu: 400m")
     lines = _lines(check_repo(repo))
     assert _has(lines, "[layout]", "strategies/bob/momentum-btc", "Namespace/bob", "stratops tenant add bob")

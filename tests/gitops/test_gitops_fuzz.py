@@ -12,7 +12,7 @@ from generator import actions, review, tenants
 from generator.check import check_repo
 from generator.errors import UserError
 from generator.fleet import Fleet
-from tests.support import AUTHOR, FLEET_URL, repo_fingerprint, write_spec
+from tests.support import AUTHOR, new_fleet, repo_fingerprint, write_spec
 
 _SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
@@ -20,7 +20,7 @@ _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_siz
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    return actions.init(tmp_path_factory.mktemp("fuzz") / "fleet", "local", AUTHOR, FLEET_URL)
+    return new_fleet(tmp_path_factory.mktemp("fuzz") / "fleet")
 
 
 @_SETTINGS
@@ -54,7 +54,7 @@ def test_review_branch_names_are_validated(fleet: Fleet, branch: str):
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT | st.sampled_from(["kind: [", "a: b\na: c\n", "- 1\n- 2\n", "apiVersion: v1\n", "\ud7ff: x"]))
 def test_check_names_any_broken_helmrelease(tmp_path_factory: pytest.TempPathFactory, text: str):
-    fleet = actions.init(tmp_path_factory.mktemp("fuzzcheck") / "fleet", "local", AUTHOR, FLEET_URL)
+    fleet = new_fleet(tmp_path_factory.mktemp("fuzzcheck") / "fleet")
     tenants.add_tenant(fleet, "alice", "2", "4Gi", 5, AUTHOR)
     actions.deploy(fleet, actions.load_strategy(fleet, write_spec(Path(fleet.path.parent, "s"))), AUTHOR)
     assert check_repo(fleet).ok

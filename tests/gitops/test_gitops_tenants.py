@@ -104,7 +104,7 @@ def test_remove_refuses_while_strategies_exist_unless_forced(fleet: Fleet, spec_
     assert code == 0, out
     assert fleet.read_folder("infrastructure/tenants/alice") is None
     assert fleet.read_folder("strategies/alice/one") is None
-    assert tenants.list_tenants(fleet) == []
+    assert [t["name"] for t in tenants.list_tenants(fleet)] == ["bob"]
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,9 @@ def test_remove_refuses_while_strategies_exist_unless_forced(fleet: Fleet, spec_
         (["alice", "--cpu", "lots", "--memory", "1Gi"], "--cpu: 'lots' is not a Kubernetes quantity"),
         (["alice", "--cpu", "1", "--memory", "1Gi", "--max-strategies", "0"], "--max-strategies"),
         (["alice", "--cpu", "1", "--memory", "1Gi", "--max-strategy-cpu", "2"], "more than the whole quota 1"),
-        (["alice", "--cpu", "1m", "--memory", "1Gi"], "under the per-strategy minimum 10m"),
+        (["alice", "--cpu", "1m", "--memory", "1Gi"], "--cpu: 1m is less than one strategy needs at the least (10m)"),
+        (["alice", "--cpu", "-1", "--memory", "1Gi"], "--cpu: -1 is not a positive amount"),
+        (["alice", "--cpu", "0", "--memory", "1Gi"], "--cpu: 0 is not a positive amount"),
         (["kube-system", "--cpu", "1", "--memory", "1Gi"], "reserved tenant name"),
         (["x/../y", "--cpu", "1", "--memory", "1Gi"], "invalid tenant"),
     ],
@@ -129,3 +131,41 @@ def test_bad_tenant_input_exits_2_and_changes_nothing(fleet: Fleet, args: list[s
 def test_remove_unknown_tenant(fleet: Fleet):
     code, out = run("tenant", "remove", "ghost", "--repo", str(fleet.path), "--author", "A <a@example.com>")
     assert code == 2 and "no tenant ghost" in out
+
+
+def test_a_bad_memory_blames_only_the_flag_given(fleet: Fleet):
+    before = repo_fingerprint(fleet.path)
+    code, out = run("tenant", "add", "t", "--cpu", "4", "--memory", "8GB", "--repo", str(fleet.path))
+    assert code == 2 and "--memory: '8GB' is not a Kubernetes quantity" in out, out
+    assert "--max-strategy-memory" not in out and "--max-strategy-cpu" not in out
+    assert repo_fingerprint(fleet.path) == before
+
+
+def test_deploy_to_a_tenant_never_added_is_refused(fleet: Fleet, spec_dir: Path):
+    before = repo_fingerprint(fleet.path)
+    spec = write_spec(spec_dir, tenant="carol")
+    code, out = run("deploy", str(spec), "--repo", str(fleet.path), "--author", "A <a@example.com>")
+    assert code == 2 and "no tenant carol in the fleet" in out, out
+    assert "stratops tenant add carol" in out
+    assert repo_fingerprint(fleet.path) == before
+    run("tenant", "add", "carol", "--cpu", "1", "--memory", "1Gi", "--repo", str(fleet.path), "--author", "A <a@b.c>")
+    code, out = run("deploy", str(spec), "--repo", str(fleet.path), "--author", "A <a@example.com>")
+    assert code == 0, out
+
+
+def test_shrinking_a_quota_below_what_is_used_is_refused_with_the_numbers(fleet: Fleet, spec_dir: Path):
+    tenants.add_tenant(fleet, "alice", "4", "8Gi", 5, AUTHOR, "2", "4Gi")
+    _deploy(fleet, spec_dir, "one", cpu="1500m", memory="1Gi")
+    _deploy(fleet, spec_dir, "two", cpu="500m", memory="512Mi")
+    before = repo_fingerprint(fleet.path)
+    args = ["alice", "--cpu", "1", "--memory", "1Gi", "--max-strategies", "1", "--max-strategy-cpu", "1"]
+    code, out = run("tenant", "add", *args, "--repo", str(fleet.path), "--author", "A <a@example.com>")
+    assert code == 2 and "the new quota of tenant alice is below what its strategies use" in out, out
+    assert "--cpu: 1 < 2000m that its 2 strategies request" in out
+    assert "--memory: 1Gi < 1536Mi that its 2 strategies request" in out
+    assert "--max-strategies: 1 < the 2 strategies it runs" in out
+    assert "--max-strategy-cpu: 1 is less than one (1500m) request" in out
+    assert repo_fingerprint(fleet.path) == before
+    args = ["alice", "--cpu", "2", "--memory", "1536Mi", "--max-strategies", "2", "--repo", str(fleet.path)]
+    code, out = run("tenant", "add", *args, "--author", "A <a@example.com>")
+    assert code == 0, out  # exactly what is used still fits

@@ -103,3 +103,18 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline and alive(int(entry.name)):
             out.append(int(entry.name))
     return out
+
+
+def processes_in_cgroups(ident: str) -> list[int]:
+    """Live processes in a runtime's cgroups (v1 or v2), whatever session or process group they made."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            groups = (entry / "cgroup").read_text()
+        except OSError:
+            continue
+        if (f"/stratops/{ident}/" in groups or f"/stratops-{ident}/" in groups) and alive(int(entry.name)):
+            out.append(int(entry.name))
+    return out

@@ -21,7 +21,7 @@ from generator.runtime.podspec import PodSpecError, extract, local_argv, local_p
 from generator.runtime.signals import SignalTail
 from generator.runtime.status import read_status, write_status
 from tests.runtime.rt_helpers import deploy
-from tests.support import AUTHOR
+from tests.support import new_fleet
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def objects(fleet: Fleet, tmp_path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def objects_once(tmp_path_factory) -> list[dict]:
-    fleet = actions.init(tmp_path_factory.mktemp("once") / "fleet", "local", AUTHOR)
+    fleet = new_fleet(tmp_path_factory.mktemp("once") / "fleet")
     deploy(fleet, tmp_path_factory.mktemp("specs"), "alpha")
     return actions.rendered_objects(fleet, PurePosixPath("strategies/alice/alpha"), "main")
 

@@ -285,3 +285,35 @@ def test_review_list_show_merge(client, fleet: Fleet):
     assert merged.json()["action"] == "merge" and fleet.head() == merged.json()["commit"]
     assert fleet.read_folder("strategies/alice/momentum-btc") is not None
     assert client.get("/v1/tenants/alice/reviews", headers=ALICE).json() == []
+
+
+def test_deploy_to_a_tenant_never_added_is_404(client, fleet: Fleet):
+    before = repo_state(fleet.path)
+    problem = _problem(client.put("/v1/tenants/carol/strategies/x", json=spec("x", "carol"), headers=auth(None)), 404)
+    assert problem["title"] == "no tenant carol in the fleet"
+    assert "stratops tenant add carol" in problem["errors"][0]["fix"]
+    assert repo_state(fleet.path) == before
+
+
+def test_history_of_an_unknown_strategy_is_404(client):
+    _problem(client.get("/v1/tenants/alice/strategies/never/history", headers=ALICE), 404)
+
+
+def test_if_match_refuses_a_stale_deploy_with_412_and_the_diff(client, fleet: Fleet):
+    first = client.put(URL, json=spec(), headers=ALICE).json()["commit"]
+    shown = client.get(URL, headers=ALICE)
+    assert shown.headers["etag"] == f'"{first}"'
+    tab_one, tab_two = spec(), spec()
+    tab_one["spec"]["spec"]["params"] = {"window": 30}
+    tab_two["spec"]["spec"]["params"] = {"window": 40}
+    saved = client.put(URL, json=tab_one, headers={**ALICE, "If-Match": shown.headers["etag"]})
+    assert saved.status_code == 200, saved.text
+    client.put("/v1/tenants/alice/strategies/other", json=spec("other"), headers=ALICE)  # not a change of this one
+    before = repo_state(fleet.path)
+    stale = _problem(client.put(URL, json=tab_two, headers={**ALICE, "If-Match": f'"{first}"'}), 412)
+    assert stale["base"] == first and stale["current"] == saved.json()["commit"]
+    assert "window" in stale["diff"] and stale["objects"]
+    assert repo_state(fleet.path) == before
+    fresh = client.put(URL, json=tab_two, headers={**ALICE, "If-Match": f'"{saved.json()["commit"]}"'})
+    assert fresh.status_code == 200, fresh.text
+    assert client.put(URL, json=tab_one, headers=ALICE).status_code == 200  # no If-Match: overwrite, as before

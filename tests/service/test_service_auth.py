@@ -12,10 +12,11 @@ from generator import actions
 from generator.spec import parse_spec
 from tests.service.conftest import make_client
 from tests.service.service_helpers import ADMIN, auth, repo_state, spec
-from tests.support import AUTHOR
+from tests.support import AUTHOR, new_fleet
 
 S = "/v1/tenants/{t}/strategies/momentum-btc"
 BRANCH = "review/{t}/momentum-btc/0123456789ab"
+JOB = "0123456789abcdef"  # a backtest id
 ROUTES = [
     ("GET", "/v1/tenants/{t}/strategies", None),
     ("PUT", S, "spec"),
@@ -30,13 +31,15 @@ ROUTES = [
     ("GET", "/v1/tenants/{t}/reviews", None),
     ("GET", "/v1/tenants/{t}/reviews/" + BRANCH, None),
     ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/merge", None),
+    ("POST", "/v1/tenants/{t}/backtests", "spec"),
+    ("GET", "/v1/tenants/{t}/backtests/" + JOB, None),
 ]
 UNSCOPED = [("GET", "/v1/whoami", None), ("GET", "/v1/market/BTC-USD/bars", None)]
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[tuple[TestClient, Path]]:
-    fleet = actions.init(tmp_path_factory.mktemp("auth") / "fleet", "local", AUTHOR)
+    fleet = new_fleet(tmp_path_factory.mktemp("auth") / "fleet")
     import json
 
     for tenant in ("alice", "bob"):
@@ -56,7 +59,13 @@ def test_the_matrix_covers_every_route(setup):
     paths = client.get("/openapi.json").json()["paths"]
     declared = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/") for m in ops}
     covered = {
-        (m, p.replace(BRANCH, "{branch}").replace("momentum-btc", "{name}").replace("{t}", "{tenant}"))
+        (
+            m,
+            p.replace(BRANCH, "{branch}")
+            .replace("momentum-btc", "{name}")
+            .replace("{t}", "{tenant}")
+            .replace(JOB, "{ident}"),
+        )
         for m, p, _ in ROUTES + UNSCOPED
     }
     covered = {(m, p.replace("/v1/market/BTC-USD/", "/v1/market/{symbol}/")) for m, p in covered}

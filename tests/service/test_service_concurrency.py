@@ -12,9 +12,15 @@ import pytest
 from generator.fleet import Fleet
 from generator.service.tokens import add_token
 from tests.service.service_helpers import free_port, spec, start_server
+from tests.support import new_fleet
 
 TENANTS = [f"t{i:02d}" for i in range(20)]
 PER_TENANT = 10
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    return new_fleet(tmp_path / "fleet", tuple(TENANTS))
 
 
 @pytest.fixture
@@ -45,12 +51,12 @@ async def _deploy_all(base: str, tokens: dict[str, str]) -> list[httpx.Response]
 
 def test_200_concurrent_deploys_land_exactly_once(server, fleet: Fleet):
     base, tokens = server
+    root = fleet.head()  # the fleet with its tenants, before any deploy
     responses = asyncio.run(_deploy_all(base, tokens))
     assert [r.status_code for r in responses] == [200] * 200, [r.text for r in responses if r.status_code != 200][:3]
     commits = {r.json()["commit"] for r in responses}
     assert len(commits) == 200  # one commit per request
 
-    root = fleet.repo.git.rev_list("--max-parents=0", "main")
     log = fleet.repo.git.log(f"{root}..main", "--format=%H %s").splitlines()
     assert len(log) == 200
     assert {line.split()[0] for line in log} == commits

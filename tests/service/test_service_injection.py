@@ -14,7 +14,7 @@ from generator import actions
 from generator.spec import parse_spec
 from tests.service.conftest import make_client
 from tests.service.service_helpers import auth, repo_state, spec
-from tests.support import AUTHOR
+from tests.support import AUTHOR, new_fleet
 
 MARKER = Path("/tmp/stratops-service-injection-marker")
 ATTACKS = [
@@ -44,7 +44,7 @@ ADMIN = auth(None)
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> Iterator[tuple[TestClient, Path]]:
-    fleet = actions.init(tmp_path_factory.mktemp("inject") / "fleet", "local", AUTHOR)
+    fleet = new_fleet(tmp_path_factory.mktemp("inject") / "fleet")
     actions.deploy(fleet, parse_spec(json.dumps(spec()["spec"])), AUTHOR)
     with make_client(fleet) as client:
         yield client, fleet.path
