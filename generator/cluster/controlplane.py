@@ -123,7 +123,9 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         sha = bootstrap.commit(fleet, cluster, state.git_url)
         done = f"committed {sha[:12]}" if sha else "already in the fleet"
         say(f"flux-system: {done} (clusters/{cluster}/flux-system)")
-        kube.apply([bootstrap.namespace(), *bootstrap.sync_objects(cluster, state.git_url)])
+        # the identities first: the cluster Kustomizations impersonate kustomize-controller's account
+        kube.apply([bootstrap.namespace(), *bootstrap.reconciler_identities()])
+        kube.apply(bootstrap.sync_objects(cluster, state.git_url))
         for name in components.FLUX:
             port = state.ports[f"{name}-health"]
             wait_for(
