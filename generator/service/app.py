@@ -15,12 +15,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..fleet import Fleet
+from ..runtime.restarts import restart_local
 from . import console, routes
 from .commits import CommitQueue
 from .idempotency import IdempotencyStore
 from .kube_status import KubeStatus
 from .limits import DEFAULT_MAX_BODY, BodyLimit, RateLimiter
-from .observe import local_status, local_statuses
+from .observe import local_status, local_statuses, logs
 from .problems import HANDLERS
 from .recovery import recover
 from .tokens import Principal, TokenStore
@@ -68,6 +69,17 @@ class Service:
     def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
         kube = self.settings.kube
         return kube.statuses(tenant) if kube else local_statuses(self.repo)
+
+    def logs(self, tenant: str, name: str, since: float | None, limit: int) -> dict[str, Any] | None:
+        kube = self.settings.kube
+        return kube.logs(tenant, name, since, limit) if kube else logs(self.repo, f"{tenant}/{name}", since, limit)
+
+    def restart(self, tenant: str, name: str) -> dict[str, Any]:
+        """A new pod without a commit: the local runtime starts a new process; in the cluster the pods are deleted."""
+        kube = self.settings.kube
+        if kube is None:
+            return restart_local(self.repo, f"{tenant}/{name}")
+        return {"strategy": f"{tenant}/{name}", "source": "kubernetes", "deleted_pods": kube.restart(tenant, name)}
 
     async def mutate(
         self, request: Request, who: Principal, body: bytes, job: Callable[[Fleet], dict[str, Any]]

@@ -17,6 +17,7 @@ from ..diff import diff_objects
 from ..errors import Problem, UserError
 from ..fleet import MAIN_BRANCH, Fleet
 from ..render import SPEC_FILE, VALUES_FILE, strategy_dir
+from ..runtime import logs as runtime_logs
 from ..spec import DNS_LABEL
 from ..yamlio import load_one
 from . import observe, payloads
@@ -315,6 +316,37 @@ def status(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[st
     fleet = svc.reader()
     _existing(fleet, tenant, name)
     return {"strategy": f"{tenant}/{name}", "revision": _revision(fleet, tenant, name), **svc.status(tenant, name)}
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/logs", tags=["runtime"])
+def logs(
+    request: Request,
+    tenant: Tenant,
+    name: Name,
+    who: Acting,
+    since: Annotated[str | None, Query(max_length=40, description="30s, 10m, 2h, 1d or an RFC 3339 time")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> dict[str, Any]:
+    """The executor's last output lines, oldest first (at most 5000, read from at most the last 2 MiB)."""
+    svc = service(request)
+    start = runtime_logs.parse_since(since) if since is not None else None
+    found = svc.logs(tenant, name, start, limit)
+    if found is None:
+        if svc.reader().read_folder(strategy_dir(tenant, name)) is None:
+            raise ApiError(404, f"{tenant}/{name} is not deployed", errors=[Problem("strategy", f"{tenant}/{name}")])
+        found = {"source": "local", "lines": []}
+    return {"strategy": f"{tenant}/{name}", **found}
+
+
+@router.post("/v1/tenants/{tenant}/strategies/{name}/restart", tags=["runtime"], status_code=202)
+async def restart(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
+    """A new pod for the strategy, no commit: locally a new process; in the cluster its pods are deleted."""
+    svc = service(request)
+    _existing(svc.reader(), tenant, name)
+    try:
+        return await run_in_threadpool(svc.restart, tenant, name)
+    except UserError as exc:
+        raise ApiError(409, exc.title, errors=exc.problems) from None
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/signals", tags=["runtime"])
