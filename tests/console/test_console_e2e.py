@@ -356,6 +356,48 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
     recorder.check(server)
 
 
+TALKER = """from executor import Strategy
+
+
+class Talker(Strategy):
+    def on_start(self):
+        print("talker started", flush=True)
+
+    def on_bar(self, bar):
+        print("bar seen", flush=True)
+"""
+
+
+def test_live_logs_and_restart(page, server: Server, artifacts: Path) -> None:
+    """The log panel follows the executor's output while it runs; Restart gives a new process, no commit."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "talker", "tenant": "alice"},
+        "spec": {"code": {"inline": TALKER, "class": "Talker"}, "subscriptions": ["bars.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/talker", json={"spec": doc}).status_code == 200
+    head = server.api("alice").get("/healthz").json()["revision"]
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo):
+        row = page.get_by_role("row", name=re.compile("talker"))
+        expect(row).to_contain_text("Running", timeout=60_000)
+        row.get_by_role("link", name="Logs").click()
+        expect(page.get_by_role("heading", name="Logs of talker")).to_be_visible()
+        panel = page.get_by_role("log", name="Output of talker")
+        expect(panel).to_contain_text("talker started", timeout=30_000)
+        expect(panel).to_contain_text("bar seen", timeout=30_000)
+        seen = panel.locator(".log-line").count()
+        expect(panel.locator(".log-line")).not_to_have_count(seen, timeout=15_000)  # live: new lines arrive
+        page.get_by_role("button", name="Restart").click()
+        expect(page.get_by_text("Restarting: a new process from the same revision")).to_be_visible()
+        expect(panel.locator(".log-line", has_text="talker started")).to_have_count(2, timeout=30_000)
+        shot(page, artifacts, "logs-live")
+    assert server.api("alice").get("/healthz").json()["revision"] == head
+    recorder.check(server)
+
+
 UNNAMED = re.compile(r"^\s*- (button|link|textbox|img|table|region)(\s*\[[^\]]*\])?:?\s*$", re.M)
 
 

@@ -27,6 +27,8 @@ ROUTES = [
     ("GET", S + "/diff", None),
     ("GET", S + "/status", None),
     ("GET", S + "/signals", None),
+    ("GET", S + "/logs", None),
+    ("POST", S + "/restart", None),
     ("GET", "/v1/tenants/{t}/reviews", None),
     ("GET", "/v1/tenants/{t}/reviews/" + BRANCH, None),
     ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/merge", None),

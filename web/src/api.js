@@ -13,6 +13,8 @@ export const ROUTES = {
   rollback: ["POST", "/v1/tenants/{t}/strategies/{n}/rollback"],
   diff: ["GET", "/v1/tenants/{t}/strategies/{n}/diff"],
   signals: ["GET", "/v1/tenants/{t}/strategies/{n}/signals"],
+  logs: ["GET", "/v1/tenants/{t}/strategies/{n}/logs"],
+  restart: ["POST", "/v1/tenants/{t}/strategies/{n}/restart"],
   reviews: ["GET", "/v1/tenants/{t}/reviews"],
   review: ["GET", "/v1/tenants/{t}/reviews/{branch}"],
   merge: ["POST", "/v1/tenants/{t}/reviews/{branch}/merge"],

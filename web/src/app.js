@@ -69,12 +69,12 @@ async function load(...args) {
 }
 
 /** Run `fn` now, then POLL_MS after each run while the tab is visible; `stop` ends it, even mid-run. */
-function poll(fn) {
+function poll(fn, every = POLL_MS) {
   let timer;
   let stopped = false;
   const tick = async () => {
     if (!document.hidden) await fn();
-    if (!stopped) timer = setTimeout(tick, POLL_MS);
+    if (!stopped) timer = setTimeout(tick, every);
   };
   return { first: tick(), stop: () => ((stopped = true), clearTimeout(timer)) };
 }
@@ -174,6 +174,7 @@ const PAGES = {
   edit: editorPage,
   history: historyPage,
   signals: signalsPage,
+  logs: logsPage,
   reviews: reviewsPage,
   review: reviewPage,
 };
@@ -217,7 +218,8 @@ function fleetRow(row) {
     h("td", {}, lastSignal(st.last_signal)),
     h("td", { class: "num" }, st.errors ?? "—"),
     h("td", { class: "num" }, st.restarts ?? "—"),
-    h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals")));
+    h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals"), " ",
+      link(route("logs", row.name), "Logs")));
 }
 
 async function fleetPage() {
@@ -294,7 +296,9 @@ async function editorPage(name) {
     button("Deploy for review", () => deploy(true)),
     name ? button("Stop", () => stop()) : null,
     name ? link(route("history", name), "History") : null,
-    name ? link(route("signals", name), "Signals") : null);
+    name ? button("Restart", () => restart()) : null,
+    name ? link(route("signals", name), "Signals") : null,
+    name ? link(route("logs", name), "Logs") : null);
   page(name ? `Edit ${name}` : "New strategy",
     restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
       h("button", { type: "button", onclick: discard }, "Discard them")) : null,
@@ -431,6 +435,18 @@ async function editorPage(name) {
     }
   }
 
+  async function restart() {
+    if (!busy("Restarting…")) return;
+    try {
+      result.replaceChildren(h("p", { class: "ok" }, restartText(await call("restart", { t: tenant(), n: name }))));
+      announce(`Restarting ${name}`);
+    } catch (err) {
+      failed(err, result);
+    } finally {
+      idle();
+    }
+  }
+
   async function stop() {
     const question = `Stop ${name}? This removes it from the fleet in a new commit; history keeps it.`;
     if (working || !window.confirm(question) || !busy("Stopping…")) return;
@@ -445,6 +461,82 @@ async function editorPage(name) {
       idle();
     }
   }
+}
+
+function restartText(out) {
+  return out.source === "kubernetes"
+    ? `Restarting: deleted pod(s) ${(out.deleted_pods || []).join(", ") || "none"}; the Deployment creates new ones.`
+    : "Restarting: a new process from the same revision (no commit).";
+}
+
+// --- logs ------------------------------------------------------------------------
+
+const LOG_POLL_MS = 2000;
+const LOG_LINES = 500;
+
+function logLine(line) {
+  let exc = null;
+  if (line.msg != null) {
+    try {
+      exc = JSON.parse(line.text).exc || null;
+    } catch {
+      exc = null;
+    }
+  }
+  const level = (line.level || "").toLowerCase();
+  const text = line.msg != null
+    ? `${line.ts != null ? new Date(line.ts * 1000).toISOString() : "-"} ${level.toUpperCase().padEnd(8)} ${line.msg}`
+    : line.text;
+  return h("div", { class: `log-line${level ? ` log-${level.replace(/\W/g, "")}` : ""}` },
+    text, exc ? h("div", { class: "log-exc" }, exc) : null);
+}
+
+async function logsPage(name) {
+  const panel = h("div", { class: "log-panel", id: "log-panel", role: "log", tabindex: "0",
+    "aria-label": `Output of ${name}` });
+  const follow = h("input", { type: "checkbox", id: "log-follow", checked: true });
+  const updated = h("p", { class: "hint", "aria-live": "off" });
+  const result = h("div", { role: "status" });
+  const errors = h("div", {});
+  const restartButton = h("button", { type: "button", onclick: async () => {
+    restartButton.disabled = true;
+    try {
+      result.replaceChildren(h("p", { class: "ok" }, restartText(await call("restart", { t: tenant(), n: name }))));
+      announce(`Restarting ${name}`);
+    } catch (err) {
+      failed(err, result);
+    } finally {
+      restartButton.disabled = false;
+    }
+  } }, "Restart");
+  page(`Logs of ${name}`,
+    h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History"), " · ",
+      link(route("signals", name), "Signals")),
+    h("div", { class: "toolbar", role: "toolbar", "aria-label": "Log actions" }, restartButton,
+      h("label", { for: "log-follow", class: "inline" }, follow, " Follow new lines")),
+    result, errors, updated, panel);
+  let last = null;
+  const refresh = async () => {
+    try {
+      const out = await call("logs", { t: tenant(), n: name }, { query: { limit: LOG_LINES } });
+      const lines = out.lines || [];
+      const key = lines.length ? `${lines.length}:${lines[lines.length - 1].text}` : "";
+      if (key !== last) {
+        last = key;
+        panel.replaceChildren(...(lines.length ? lines.map(logLine)
+          : [h("p", { class: "hint" }, out.message || "No output yet.")]));
+        if (follow.checked) panel.scrollTop = panel.scrollHeight;
+      }
+      updated.textContent = `The last ${LOG_LINES} lines · updated ${new Date().toLocaleTimeString()} · `
+        + `every ${LOG_POLL_MS / 1000} s`;
+      errors.replaceChildren();
+    } catch (err) {
+      failed(err, errors);
+    }
+  };
+  const polling = poll(refresh, LOG_POLL_MS);
+  cleanup = polling.stop;
+  await polling.first;
 }
 
 // --- history ---------------------------------------------------------------------
