@@ -391,6 +391,7 @@ class Runtime:
             "state": self._state(slot),
             "ready": bool(pod and pod.ready),
             "revision": slot.revision,
+            "running_revision": pod.revision if pod is not None and pod.running and pod.term is None else None,
             "restarts": pod.restarts if pod else 0,
             "message": message,
             **(pod.figures() if pod is not None and pod.running else _idle_figures()),

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse
 
 from ..fleet import Fleet
 from ..runtime.restarts import restart_local
+from ..runtime.status import read_status
 from . import console, routes
 from .commits import CommitQueue
+from .events import StreamSlots
 from .idempotency import IdempotencyStore
 from .kube_status import KubeStatus
 from .limits import DEFAULT_MAX_BODY, BodyLimit, RateLimiter
@@ -49,6 +51,7 @@ class Service:
         self.idempotency = IdempotencyStore(git_dir / SERVICE_DIR / "idempotency.sqlite")
         self.queue = CommitQueue(self.repo, settings.max_queue)
         self.rate = RateLimiter()
+        self.streams = StreamSlots()
         self._readers = threading.local()
 
     @property
@@ -69,6 +72,16 @@ class Service:
     def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
         kube = self.settings.kube
         return kube.statuses(tenant) if kube else local_statuses(self.repo)
+
+    def runtime(self, statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Whether the runtime (local `stratops up`) or the cluster answers: the console's banner."""
+        kube = self.settings.kube
+        if kube is not None:
+            down = statuses.get("*")
+            return {"source": "kubernetes", "reachable": down is None, "message": down["message"] if down else ""}
+        if read_status(self.repo) is None:
+            return {"source": "local", "reachable": False, "message": "the local runtime is not running (stratops up)"}
+        return {"source": "local", "reachable": True, "message": ""}
 
     def logs(self, tenant: str, name: str, since: float | None, limit: int) -> dict[str, Any] | None:
         kube = self.settings.kube

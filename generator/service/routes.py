@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 import git
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import actions
@@ -21,8 +22,10 @@ from ..runtime import logs as runtime_logs
 from ..spec import DNS_LABEL
 from ..yamlio import load_one
 from . import observe, payloads
+from .events import fleet_stream
 from .limits import admission
 from .problems import ApiError
+from .sync import sync_of
 from .tokens import Principal
 
 router = APIRouter()
@@ -159,14 +162,33 @@ def whoami(who: Who) -> dict[str, Any]:
 
 @router.get("/v1/tenants/{tenant}/strategies", tags=["strategies"])
 def list_strategies(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any]]:
-    svc = service(request)
+    return _fleet_view(service(request), tenant)["strategies"]
+
+
+def _fleet_view(svc: Any, tenant: str) -> dict[str, Any]:
+    """The tenant's strategies with status and sync, and whether the runtime answers."""
     fleet = svc.reader()
     statuses = svc.statuses(tenant)
     rows = actions.list_strategies(fleet, tenant)
     for row in rows:
         row["revision"] = _revision(fleet, tenant, row["name"])
         row["status"] = statuses.get(f"{tenant}/{row['name']}") or statuses.get("*") or {"state": "Unknown"}
-    return rows
+        row["sync"] = sync_of(fleet, row["revision"], row["status"])
+    return {"runtime": svc.runtime(statuses), "strategies": rows}
+
+
+@router.get("/v1/tenants/{tenant}/events", tags=["runtime"], response_class=StreamingResponse)
+def events(request: Request, tenant: Tenant, who: Acting, once: bool = False) -> StreamingResponse:
+    """Server-sent events: `fleet` with `{runtime, strategies}` (the rows above) whenever it changes.
+
+    `once=true`: the current view as one event, then the stream ends.
+    """
+    svc = service(request)
+    svc.streams.acquire(tenant)
+    view = partial(_fleet_view, svc, tenant)
+    stream = fleet_stream(request, view, partial(svc.streams.release, tenant), once)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 @router.put("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"], openapi_extra=_SPEC_BODY)
@@ -315,7 +337,8 @@ def status(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[st
     svc = service(request)
     fleet = svc.reader()
     _existing(fleet, tenant, name)
-    return {"strategy": f"{tenant}/{name}", "revision": _revision(fleet, tenant, name), **svc.status(tenant, name)}
+    revision, row = _revision(fleet, tenant, name), svc.status(tenant, name)
+    return {"strategy": f"{tenant}/{name}", "revision": revision, **row, "sync": sync_of(fleet, revision, row)}
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/logs", tags=["runtime"])

@@ -342,8 +342,13 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
     sign_in(page, server, "alice")
     row = page.get_by_role("row", name=re.compile("flipper"))
     expect(row).to_contain_text("Unknown")
+    banner = page.get_by_role("alert").filter(has_text="The runtime is not running")
+    expect(banner).to_be_visible()
     with run_up(server.repo):
         expect(row).to_contain_text("Running", timeout=60_000)
+        expect(banner).to_have_count(0)  # pushed by server-sent events, no reload
+        revision = server.api("alice").get("/v1/tenants/alice/strategies/flipper").json()["revision"]
+        expect(row).to_contain_text(f"Synced at {revision[:7]}", timeout=30_000)
         expect(row).to_contain_text("BTC-USD", timeout=60_000)  # its last signal
         shot(page, artifacts, "fleet-live")
         row.get_by_role("link", name="Signals").click()

@@ -1,7 +1,7 @@
 // The stratops web console: a hash-routed single page over the HTTP API.
 
 import * as yamlLib from "js-yaml";
-import { call, session, ApiError } from "./api.js";
+import { call, session, subscribe, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
@@ -206,13 +206,21 @@ function lastSignal(s) {
   return `${s.side || ""} ${s.symbol || ""} · ${formatTime(s.ts)}`.trim();
 }
 
+function syncText(sync) {
+  if (!sync) return "—";
+  return sync.status === "Synced" ? `Synced at ${shortSha(sync.revision)}` : sync.status;
+}
+
 function fleetRow(row) {
   const st = row.status || {};
   const state = st.state || "Not running";
+  const sync = row.sync || null;
   return h("tr", {},
     h("th", { scope: "row" }, link(route("edit", row.name), row.name)),
     h("td", {}, h("span", { class: `state state-${state.toLowerCase().replace(/\W/g, "")}` }, state),
       st.message ? h("div", { class: "hint" }, st.message) : null),
+    h("td", {}, h("span", { class: `sync sync-${(sync?.status || "").toLowerCase()}` }, syncText(sync)),
+      sync?.message ? h("div", { class: "hint" }, sync.message) : null),
     h("td", {}, h("code", {}, shortSha(row.revision || st.revision))),
     h("td", {}, resources(row.resources)),
     h("td", {}, lastSignal(st.last_signal)),
@@ -227,28 +235,42 @@ async function fleetPage() {
   const updated = h("p", { class: "hint", "aria-live": "off" });
   const table = h("table", { class: "grid" },
     h("caption", {}, `Strategies of ${tenant()}`),
-    h("thead", {}, h("tr", {}, ["Name", "State", "Revision", "Resources", "Last signal", "Errors", "Restarts", "Pages"]
+    h("thead", {}, h("tr", {}, ["Name", "State", "Sync", "Revision", "Resources", "Last signal", "Errors", "Restarts", "Pages"]
       .map((c) => h("th", { scope: "col" }, c)))),
     body);
   const errors = h("div", {});
-  page("Fleet", updated, errors, table);
+  const banner = h("div", { id: "runtime-banner" });
+  page("Fleet", banner, updated, errors, table);
   let first = true;
-  const refresh = async () => {
-    try {
-      const rows = await call("strategies", { t: tenant() });
-      body.replaceChildren(...(rows.length ? rows.map(fleetRow)
-        : [h("tr", {}, h("td", { colspan: 8 }, "No strategies yet. ", link("#/new", "Write one")))]));
-      updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${POLL_MS / 1000} s`;
-      errors.replaceChildren();
-      if (first) announce(`${rows.length} strategies`);
-      first = false;
-    } catch (err) {
-      failed(err, errors);
-    }
+  const draw = (view) => {
+    const rows = view.strategies || [];
+    body.replaceChildren(...(rows.length ? rows.map(fleetRow)
+      : [h("tr", {}, h("td", { colspan: 9 }, "No strategies yet. ", link("#/new", "Write one")))]));
+    const rt = view.runtime || { reachable: true };
+    banner.replaceChildren(...(rt.reachable ? [] : [h("div", { class: "banner", role: "alert" },
+      h("strong", {}, rt.source === "kubernetes" ? "The cluster cannot be reached. " : "The runtime is not running. "),
+      rt.message || "", " States below are unknown until it answers.")]));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()} · live`;
+    errors.replaceChildren();
+    if (first) announce(`${rows.length} strategies`);
+    first = false;
   };
-  const polling = poll(refresh);
-  cleanup = polling.stop;
-  await polling.first;
+  // The first view by a plain request (a page that draws at once), then pushed updates (server-sent events).
+  try {
+    draw({ strategies: await load("strategies", { t: tenant() }) });
+  } catch (err) {
+    if (err === LEFT) throw err;
+    failed(err, errors);
+  }
+  const stream = subscribe("events", { t: tenant() }, {
+    onEvent: (name, view) => name === "fleet" && draw(view),
+    onDown: (err) => {
+      if (err && err.status === 401) return signOut(err);
+      if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
+        h("strong", {}, "The service cannot be reached. "), "Reconnecting…"));
+    },
+  });
+  cleanup = stream.close;
 }
 
 // --- editor ----------------------------------------------------------------------
