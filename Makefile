@@ -7,8 +7,10 @@ CONTAINERS_COMMON := 0.50.1+ds1-4
 # Prefer a helm already on PATH; otherwise extract one into $(TOOLS).
 HELM   := $(or $(shell command -v helm 2>/dev/null),$(CURDIR)/$(TOOLS)/helm)
 export STRATOPS_HELM := $(HELM)
+# The kyverno CLI the policy engine's differential tests and benchmark compare against.
+export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
-.PHONY: install tools sandbox browser test demo bench lint clean
+.PHONY: install tools sandbox components cluster browser test demo bench lint clean
 
 install: $(VENV)/.installed tools sandbox $(TOOLS)/containers/seccomp.json
 
@@ -18,11 +20,34 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The backtest extra (numpy, pandas, pyarrow, matplotlib): tests need it, `make demo` does not.
+$(VENV)/.backtest: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,backtest]'
+	touch $@
+
+# The live-feed extra (ccxt and its websocket client): tests need it, `make demo` does not.
+$(VENV)/.feed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,feed]'
+	touch $@
+
 tools: $(HELM)
 
 $(CURDIR)/$(TOOLS)/helm:
 	$(PYTHON) scripts/fetch_helm.py $(TOOLS)
 
+# The real control plane's Go components (tools/go/<name>/: pinned wrapper modules) into $(TOOLS)/bin.
+# Cold it compiles Kubernetes and friends (long on 2 cores); warm it checks stamps and runs no Go at all.
+# COMPONENTS="etcd kwok" builds only those.
+components:
+	nice $(PYTHON) scripts/build_tools.py $(COMPONENTS)
+
+# A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1,
+# reconciling the fleet repo FLEET (created, with a tenant `demo`, when missing). `stratops cluster down` stops it.
+FLEET ?= .stratops/fleet
+cluster: install components
+	test -d $(FLEET)/.git || { $(BIN)/stratops init $(FLEET) --cluster dev && \
+	  $(BIN)/stratops tenant add demo --cpu 4 --memory 8Gi --repo $(FLEET) --no-push; }
+	$(BIN)/stratops cluster up --repo $(FLEET)
 # bubblewrap and libseccomp for the executors' kernel sandbox (`stratops up`): Debian's packages, installed
 # when we are root and they are missing. Without them `stratops up` refuses to run strategies and says why.
 sandbox:
@@ -52,13 +77,13 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install browser
+test: install $(VENV)/.backtest $(VENV)/.feed browser components
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
 	$(BIN)/stratops demo
 
-bench: install
+bench: install $(VENV)/.backtest $(VENV)/.feed components
 	$(BIN)/python -m tests.bench $(AREAS)
 
 lint: install

@@ -32,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     install_guard(cfg)
     try:
         cls = load_strategy_class(cfg.code_dir, cfg.code_file, cfg.code_class, cfg.code_sha256)
-        runner = Runner(cfg, cls)
+        if cfg.clock == "data":
+            from executor.replay import ReplayRunner
+
+            runner = ReplayRunner(cfg, cls)
+        else:
+            runner = Runner(cfg, cls)
     except Exception as exc:  # user code runs at import and in __init__
         log.error("cannot load strategy: %s", exc, extra={"fields": {"event": "load_error"}})
         return EXIT_CONFIG

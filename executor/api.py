@@ -76,6 +76,9 @@ class Strategy:
     log: logging.Logger
     name: str = ""
     tenant: str = ""
+    # Typed parameter declarations, read statically (never imported) by validate/deploy/backtest:
+    # name -> {"type": integer|number|string|boolean, "default", "minimum", "maximum", "enum", "description"}
+    parameters: dict[str, dict[str, Any]] = {}  # noqa: RUF012 - a literal the AST reader parses
 
     def __init__(self) -> None:
         self.params = {}

@@ -10,6 +10,7 @@ from typing import Any
 
 ENV_OVERRIDES = {
     "STRATOPS_FEED_ENDPOINT": "feed_endpoint",
+    "STRATOPS_SNAPSHOT_ENDPOINT": "snapshot_endpoint",
     "STRATOPS_SINK_ENDPOINT": "sink_endpoint",
     "STRATOPS_HTTP_PORT": "http_port",
     "STRATOPS_STATE_DIR": "state_dir",
@@ -34,6 +35,7 @@ class ExecutorConfig:
     feed_endpoint: str
     sink_endpoint: str
     code_sha256: str | None = None
+    snapshot_endpoint: str | None = None  # the feed proxy's last-value cache (docs/wire-format.md)
     params: dict[str, Any] = field(default_factory=dict)
     http_port: int = 8080
     http_host: str = "0.0.0.0"
@@ -49,6 +51,7 @@ class ExecutorConfig:
     audit_hook: bool = True
     cpu: str | None = None
     memory: str | None = None
+    clock: str = "wall"  # "data": a backtest (executor.replay): events and timers on the data's clock
 
 
 def _require(obj: dict[str, Any], key: str, where: str) -> Any:
@@ -76,6 +79,7 @@ def from_dict(raw: dict[str, Any]) -> ExecutorConfig:
         params=dict(raw.get("params") or {}),
         feed_endpoint=str(_require(raw.get("feed", {}), "endpoint", "$.feed")),
         sink_endpoint=str(_require(raw.get("sink", {}), "endpoint", "$.sink")),
+        snapshot_endpoint=raw.get("feed", {}).get("snapshot") or None,
         http_port=int(http.get("port", 8080)),
         http_host=str(http.get("host", "0.0.0.0")),
         state_dir=Path(raw.get("stateDir", "/var/lib/stratops/state")),
@@ -85,7 +89,14 @@ def from_dict(raw: dict[str, Any]) -> ExecutorConfig:
         audit_hook=bool(raw.get("auditHook", True)),
         cpu=limits.get("cpu"),
         memory=limits.get("memory"),
+        clock=_clock(raw.get("clock", "wall")),
     )
+
+
+def _clock(value: Any) -> str:
+    if value not in ("wall", "data"):
+        raise ConfigError(f"$.clock must be 'wall' or 'data', got {value!r}")
+    return value
 
 
 def apply_env(cfg: ExecutorConfig, env: dict[str, str] | os._Environ[str]) -> ExecutorConfig:

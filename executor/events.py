@@ -5,12 +5,18 @@ Every event carries three clocks, all integer nanoseconds since the Unix epoch:
 * ``exchange_ts`` - when the exchange (or the recording) stamped the event,
 * ``feed_ts``     - when the feed published it (wire header timestamp),
 * ``receive_ts``  - when this executor took it off the socket.
+
+``venue`` names the exchange (``binance``, ``coinbase``) or ``sample`` for replayed data that names
+none. ``snapshot`` is true for a last value the feed's cache replayed to this executor when it
+joined (wire flag SNAPSHOT), false for live events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from executor.wire import DEFAULT_VENUE
 
 
 @dataclass(slots=True)
@@ -24,6 +30,8 @@ class Trade:
     receive_ts: int = 0
     trade_id: str = ""
     seq: int = 0
+    venue: str = ""
+    snapshot: bool = False
 
 
 @dataclass(slots=True)
@@ -37,6 +45,8 @@ class Quote:
     feed_ts: int = 0
     receive_ts: int = 0
     seq: int = 0
+    venue: str = ""
+    snapshot: bool = False
 
     @property
     def mid(self) -> float:
@@ -60,6 +70,8 @@ class Bar:
     feed_ts: int = 0
     receive_ts: int = 0
     seq: int = 0
+    venue: str = ""
+    snapshot: bool = False
 
 
 Event = Trade | Quote | Bar
@@ -78,11 +90,23 @@ def trade_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Tr
         receive_ts,
         str(p.get("id", "")),
         seq,
+        p.get("venue", DEFAULT_VENUE),
     )
 
 
 def quote_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Quote:
-    return Quote(p["symbol"], p["bid"], p["bid_size"], p["ask"], p["ask_size"], p["ts"], feed_ts, receive_ts, seq)
+    return Quote(
+        p["symbol"],
+        p["bid"],
+        p["bid_size"],
+        p["ask"],
+        p["ask_size"],
+        p["ts"],
+        feed_ts,
+        receive_ts,
+        seq,
+        p.get("venue", DEFAULT_VENUE),
+    )
 
 
 def bar_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Bar:
@@ -98,4 +122,5 @@ def bar_from(p: dict[str, Any], feed_ts: int, receive_ts: int, seq: int) -> Bar:
         feed_ts,
         receive_ts,
         seq,
+        p.get("venue", DEFAULT_VENUE),
     )

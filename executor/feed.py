@@ -1,16 +1,11 @@
-"""Market feed: replay recorded ticks onto a ZeroMQ PUB socket (wire format v1), plus an
+"""Market feed: replay recorded ticks onto a ZeroMQ PUB socket (wire format v2), plus an
 XSUB/XPUB proxy so many feeds and many executors scale out.
 
-Data files: NDJSON (optionally gzip) or CSV with a header row. One record per line:
-``{"type": "trade"|"quote"|"bar", "symbol": "BTC-USD", "ts": <exchange ns>, ...fields}``.
+Data files: NDJSON (optionally gzip), CSV or Parquet, read and checked by executor.records.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
 import logging
 import os
 import random
@@ -25,57 +20,16 @@ from typing import Any
 import zmq
 
 from executor import wire
+from executor.records import load_records
+
+__all__ = ["FeedOptions", "Publisher", "Replayer", "load_records", "make_pub_socket", "run_proxy", "sample_path"]
 
 log = logging.getLogger("executor.feed")
 SPEEDS = ("recorded", "fixed", "max")
-NUMERIC = {
-    "ts": int,
-    "price": float,
-    "size": float,
-    "bid": float,
-    "bid_size": float,
-    "ask": float,
-    "ask_size": float,
-    "open": float,
-    "high": float,
-    "low": float,
-    "close": float,
-    "volume": float,
-}
 
 
 def sample_path() -> Path:
     return Path(str(resources.files("executor") / "data" / "sample.ndjson.gz"))
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 - closed by caller
-
-
-def _coerce(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if value in (None, ""):
-            continue
-        out[key] = NUMERIC[key](value) if key in NUMERIC and isinstance(value, str) else value
-    return out
-
-
-def load_records(path: Path) -> list[dict[str, Any]]:
-    """Read NDJSON/CSV (``.gz`` ok), validate kinds, sort by exchange timestamp."""
-    name = path.name.removesuffix(".gz")
-    with _open_text(path) as fh:
-        if name.endswith(".csv"):
-            rows = [_coerce(r) for r in csv.DictReader(fh)]
-        else:
-            rows = [json.loads(line) for line in fh if line.strip()]
-    for i, row in enumerate(rows):
-        if row.get("type") not in wire.RECORD_KIND or not row.get("symbol") or "ts" not in row:
-            raise ValueError(f"{path}: record {i + 1} needs type (trade|quote|bar), symbol and ts")
-    rows.sort(key=lambda r: r["ts"])
-    return rows
 
 
 @dataclass
@@ -99,12 +53,15 @@ class Publisher:
     last_sent: dict[bytes, float] = field(default_factory=dict)
     sent: int = 0
 
-    def publish(self, topic: bytes, mtype: int, payload: dict[str, Any]) -> None:
+    def publish(self, topic: bytes, mtype: int, payload: dict[str, Any]) -> int:
+        """Send one event; returns the feed header time (ns) it was stamped with."""
         seq = self.seqs.get(topic, 0) + 1
         self.seqs[topic] = seq
-        self.socket.send_multipart(wire.encode(topic, mtype, self.session, seq, time.time_ns(), payload))
+        now = time.time_ns()
+        self.socket.send_multipart(wire.encode(topic, mtype, self.session, seq, now, payload))
         self.last_sent[topic] = time.monotonic()
         self.sent += 1
+        return now
 
     def send_heartbeats(self, topics: list[bytes] | None = None, force: bool = False) -> int:
         now, count = time.monotonic(), 0
@@ -127,12 +84,12 @@ class Replayer:
         self.pub = publisher
         self.opts = opts
         self.stop = threading.Event()
-        self.topics = sorted({wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]) for r in records})
+        self.topics = sorted({wire.record_topic(r) for r in records})
         self._prepared = [
             (
-                wire.topic_for(wire.RECORD_KIND[r["type"]], r["symbol"]),
+                wire.record_topic(r),
                 wire.TYPE_OF_KIND[wire.RECORD_KIND[r["type"]]],
-                {k: v for k, v in r.items() if k != "type"},
+                {"venue": wire.DEFAULT_VENUE, **{k: v for k, v in r.items() if k != "type"}},
             )
             for r in records
         ]

@@ -12,7 +12,7 @@ from typing import Any
 from executor.api import Signal, Strategy
 from executor.events import bar_from, quote_from, trade_from
 from executor.topics import TopicFilter
-from executor.wire import RECORD_KIND
+from executor.wire import record_topic
 
 _BUILD = {"trade": (trade_from, "on_trade"), "quote": (quote_from, "on_quote"), "bar": (bar_from, "on_bar")}
 
@@ -45,7 +45,7 @@ def replay(
     strategy.on_start()
     seq = 0
     for rec in records:
-        topic = f"{RECORD_KIND[rec['type']]}.{rec['symbol']}".encode()
+        topic = record_topic(rec)
         if not filt.accepts(topic):
             continue
         seq += 1

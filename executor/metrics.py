@@ -80,6 +80,8 @@ class ExecutorMetrics(Collector):
         "heartbeats": "Heartbeats received from the feed.",
         "decode_errors": "Messages dropped because they do not follow the wire format.",
         "filtered": "Messages dropped by the exact-topic check after the prefix filter.",
+        "duplicates_dropped": "Messages dropped because their topic's seq was delivered already (snapshot overlap).",
+        "snapshots": "Last values received from the feed's cache on joining.",
         "signals": "Signals pushed to the sink.",
         "signals_dropped": "Signals dropped because the sink did not accept them in time.",
         "watchdog_trips": "Handlers that ran past the deadline.",

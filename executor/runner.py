@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import signal
 import threading
 import time
@@ -15,6 +16,7 @@ import msgpack
 import zmq
 
 from executor import guard, sequence, wire
+from executor import snapshot as snapshots
 from executor.api import Signal, Strategy, TimerEvent
 from executor.config import ExecutorConfig
 from executor.events import bar_from, quote_from, trade_from
@@ -31,6 +33,8 @@ _unpackb = msgpack.unpackb
 _time_ns = time.time_ns
 _monotonic_ns = time.monotonic_ns
 _HEADER_UNPACK = wire.HEADER.unpack
+_READABLE = wire.READABLE_VERSIONS
+_SNAPSHOT = wire.FLAG_SNAPSHOT
 
 
 class Runner:
@@ -55,8 +59,10 @@ class Runner:
         self.http: Any = None
         self.dispatch: dict[int, tuple[Callable[..., Any], str, Callable[[Any], None]]] = {}
         self._last_rx = time.monotonic()
+        self._sync_token = b""
         self._kinds: dict[bytes, str] = {}
         self._seq_last = self.seq._last
+        self.now_ns: Callable[[], int] = _time_ns  # the clock events and signals are stamped with
 
     # -- lifecycle -------------------------------------------------------------------
     def run(self) -> int:
@@ -69,6 +75,7 @@ class Runner:
         self._attach_strategy()
         self.watchdog.start()
         self._call("on_start", self.strategy.on_start)
+        self._join_snapshot()
         self.health.started = True
         self._update_gauges()
         log.info(
@@ -142,6 +149,9 @@ class Runner:
         sub.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         for prefix in self.filter.prefixes():
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
+        if self.cfg.snapshot_endpoint:
+            self._sync_token = secrets.token_hex(8).encode()
+            sub.setsockopt(zmq.SUBSCRIBE, wire.SYNC_PREFIX + self._sync_token)
         sub.connect(self.cfg.feed_endpoint)
         self.sub = sub
         if self.push is None:
@@ -160,6 +170,25 @@ class Runner:
             extra={"fields": {"event": "reconnect", "feed": self.cfg.feed_endpoint}},
         )
         self._connect()
+        self._join_snapshot()
+
+    def _join_snapshot(self) -> None:
+        """Last values from the feed's cache first (flagged snapshot), then the stream, merged by seq."""
+        if not self.cfg.snapshot_endpoint or self.sub is None:
+            return
+        prefixes = self.filter.prefixes()
+        snapshot, stream = snapshots.join(self.zctx, self.sub, self.cfg.snapshot_endpoint, self._sync_token, prefixes)
+        if snapshot is None:
+            log.warning(
+                "no snapshot from %s within %gs; starting with the stream",
+                self.cfg.snapshot_endpoint,
+                snapshots.WAIT,
+                extra={"fields": {"event": "no_snapshot"}},
+            )
+        self.metrics.inc("snapshots", len(snapshot or ()))
+        for frames in (snapshot or []) + stream:
+            self._on_message(frames)  # stream messages the snapshot covers are dropped by seq
+        self._last_rx = time.monotonic()
 
     # -- loop ------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -194,7 +223,7 @@ class Runner:
 
     def _on_message(self, frames: list[bytes]) -> None:
         """The hot path, kept in one function on purpose (each call costs ~0.1 us in CPython)."""
-        receive_ts = _time_ns()
+        receive_ts = self.now_ns()
         if len(frames) != 3:
             self._bad_message(f"expected 3 frames, got {len(frames)}")
             return
@@ -206,18 +235,18 @@ class Runner:
             self.metrics.counts["filtered"] += 1
             return
         try:
-            version, mtype, _flags, session, seq, ts_ns = _HEADER_UNPACK(raw_header)
+            version, mtype, flags, session, seq, ts_ns = _HEADER_UNPACK(raw_header)
         except Exception as exc:  # struct.error on a short header
             self._bad_message(f"bad header: {exc}")
             return
-        if version != wire.VERSION:
+        if version not in _READABLE:
             self._bad_message(f"unsupported wire version {version}")
             return
         last = self._seq_last.get(topic)
         if last is not None and last[0] == session and seq == last[1] + 1 and mtype != wire.HEARTBEAT:
             last[1] = seq
-        else:
-            self._track(topic, session, seq, mtype == wire.HEARTBEAT)
+        elif not self._track(topic, session, seq, mtype == wire.HEARTBEAT):
+            return  # already delivered (snapshot/stream overlap, or a duplicate)
         entry = self.dispatch.get(mtype)
         if entry is None:
             if mtype == wire.HEARTBEAT:
@@ -233,6 +262,8 @@ class Runner:
         except Exception as exc:
             self._bad_message(f"bad {name[3:]} payload on {topic!r}: {exc}")
             return
+        if flags & _SNAPSHOT:
+            event.snapshot = True
         metrics, wd = self.metrics, self.watchdog
         metrics.events[kind] += 1
         metrics.lag.observe_ns(receive_ts - ts_ns)
@@ -259,11 +290,16 @@ class Runner:
         self._kinds[topic] = kind
         return kind
 
-    def _track(self, topic: bytes, session: int, seq: int, heartbeat: bool) -> None:
+    def _track(self, topic: bytes, session: int, seq: int, heartbeat: bool) -> bool:
+        """Sequence check off the fast path; False: drop the message (seen already)."""
         verdict = self.seq.check(topic, session, seq, heartbeat)
         if verdict.status is sequence.OK:
-            return
+            return True
+        if verdict.status == sequence.DUPLICATE:
+            self.metrics.inc("duplicates_dropped")
+            return False
         self._sequence_event(topic, session, seq, verdict)
+        return True
 
     def _sequence_event(self, topic: bytes, session: int, seq: int, verdict: sequence.Verdict) -> None:
         fields = {
@@ -286,12 +322,6 @@ class Runner:
                 "feed restarted (new session) on %s",
                 fields["topic"],
                 extra={"fields": {"event": "feed_restart", **fields}},
-            )
-        elif verdict.status == sequence.DUPLICATE:
-            log.warning(
-                "out-of-order or duplicate message on %s",
-                fields["topic"],
-                extra={"fields": {"event": "sequence_duplicate", **fields}},
             )
         self.metrics.counts["feed_sessions"] = len(self.seq.sessions)
 
@@ -367,7 +397,7 @@ class Runner:
     # -- strategy services -----------------------------------------------------------
     def emit(self, sig: Signal) -> None:
         self.signal_seq += 1
-        now = time.time_ns()
+        now = self.now_ns()
         ev = self.current_event
         payload = {
             "strategy": self.cfg.name,

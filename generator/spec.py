@@ -24,6 +24,7 @@ from kubernetes.utils import parse_quantity
 from .assets import SPEC_SCHEMA
 from .errors import Problem, UserError
 from .jsonschemas import Draft202012
+from .params import class_declarations, declaration_problems, params_problems, with_defaults
 from .yamlio import load_one
 
 # A DNS-1123 label: tenant, strategy and Kubernetes object names, and the folders named after them.
@@ -67,6 +68,8 @@ class Strategy:
     memory: str = "256Mi"
     persistent_state: bool = False
     state_size: str = "1Gi"
+    parameters: dict[str, Any] = field(default_factory=dict, hash=False)  # declarations (spec + class)
+    spec_parameters: dict[str, Any] = field(default_factory=dict, hash=False)  # as written in the spec
 
     @property
     def key(self) -> str:
@@ -86,6 +89,8 @@ class Strategy:
         }
         if self.persistent_state:
             spec["state"] = {"persistent": True, "size": self.state_size}
+        if self.spec_parameters:
+            spec["parameters"] = self.spec_parameters
         return {
             "apiVersion": "stratops.io/v1",
             "kind": "Strategy",
@@ -131,32 +136,63 @@ def parse_spec(text: str, origin: str = "spec", code_dir: Path | None = None, ca
 def strategy_from_document(
     doc: Any, origin: str = "spec", code_dir: Path | dict[str, bytes] | None = None, caps: Caps | None = None
 ) -> Strategy:
-    """Validate a parsed spec; `code_dir` is the folder of a `code.file`, or the folder's files themselves."""
+    """Validate a parsed spec; `code_dir` is the folder of a `code.file`, or the folder's files themselves.
+
+    Every problem is reported at once: schema, code, parameters and caps, each part checked as far
+    as the schema lets it be read.
+    """
     problems = schema_problems(doc)
-    if problems:
+    bad = {p.where.split("[")[0] for p in problems}
+    spec = doc.get("spec") if isinstance(doc, dict) else None
+    if not isinstance(spec, dict) or any(w in ("(top level)", "spec", "metadata") for w in bad):
         raise UserError(f"{origin} is not a valid Strategy", problems)
-    spec = doc["spec"]
-    source, code_problems = _read_code(spec["code"], code_dir)
-    problems = code_problems + _params_problems(spec.get("params", {}))
+    source, tree, declared = "", None, {}
+    if not any(w.startswith("spec.code") for w in bad):
+        source, code_problems, tree = _read_code(spec["code"], code_dir)
+        problems += code_problems
+    params = spec.get("params", {})
+    if not any(w.startswith(("spec.params", "spec.parameters")) for w in bad):
+        problems += _params_problems(params)
+        declared, declared_problems = _declarations(spec, tree)
+        problems += declared_problems
+        if not declared_problems:
+            problems += params_problems(params, declared)
+    if problems and any(w.startswith(("spec.resources", "spec.state")) for w in bad):
+        raise UserError(f"{origin} is not a valid Strategy", problems)
     resources = spec.get("resources", {})
     state = spec.get("state", {"persistent": False})
     strategy = Strategy(
         name=doc["metadata"]["name"],
         tenant=doc["metadata"]["tenant"],
-        code_file=spec["code"].get("file", DEFAULT_CODE_FILE),
-        code_class=spec["code"]["class"],
+        code_file=spec["code"].get("file", DEFAULT_CODE_FILE) if isinstance(spec.get("code"), dict) else "",
+        code_class=spec["code"].get("class", "") if isinstance(spec.get("code"), dict) else "",
         source=source,
-        subscriptions=tuple(spec["subscriptions"]),
-        params=spec.get("params", {}),
+        subscriptions=tuple(spec.get("subscriptions") or ()),
+        params=with_defaults(params, declared) if isinstance(params, dict) else {},
         cpu=_quantity_text(resources.get("cpu", "250m")),
         memory=_quantity_text(resources.get("memory", "256Mi")),
-        persistent_state=state["persistent"],
+        persistent_state=state.get("persistent", False),
         state_size=_quantity_text(state.get("size", "1Gi")),
+        parameters=declared,
+        spec_parameters=spec.get("parameters", {}),
     )
     problems += resource_problems(strategy, caps or Caps())
     if problems:
         raise UserError(f"{origin} is not a valid Strategy", problems)
     return strategy
+
+
+def _declarations(spec: dict[str, Any], tree: ast.Module | None) -> tuple[dict[str, Any], list[Problem]]:
+    """Parameter declarations: the class's (read by ast), overridden name by name by the spec's."""
+    declared: dict[str, Any] = {}
+    problems: list[Problem] = []
+    if tree is not None:
+        declared, problems = class_declarations(tree, spec["code"]["class"], "spec.code")
+    in_spec = spec.get("parameters", {})
+    problems += declaration_problems(in_spec, "spec.parameters")
+    if isinstance(in_spec, dict):
+        declared = {**declared, **in_spec}
+    return declared, problems
 
 
 # --- schema -----------------------------------------------------------------
@@ -201,7 +237,9 @@ def _explain(error: jsonschema.ValidationError) -> Problem:
 # --- code -------------------------------------------------------------------
 
 
-def _read_code(code: dict[str, Any], code_dir: Path | dict[str, bytes] | None) -> tuple[str, list[Problem]]:
+def _read_code(
+    code: dict[str, Any], code_dir: Path | dict[str, bytes] | None
+) -> tuple[str, list[Problem], ast.Module | None]:
     if "inline" in code:
         source, problems = code["inline"], []
         where = "spec.code.inline"
@@ -209,8 +247,9 @@ def _read_code(code: dict[str, Any], code_dir: Path | dict[str, bytes] | None) -
         where = f"spec.code.file ({code['file']})"
         source, problems = _read_code_file(code["file"], code_dir, where)
     if problems:
-        return "", problems
-    return source, check_source(source, code["class"], where)
+        return "", problems, None
+    problems = check_source(source, code["class"], where)
+    return source, problems, None if problems else ast.parse(source)
 
 
 def _read_code_file(name: str, code_dir: Path | dict[str, bytes] | None, where: str) -> tuple[str, list[Problem]]:
@@ -250,7 +289,7 @@ def check_source(source: str, class_name: str, where: str) -> list[Problem]:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [Problem(f"{where}:{exc.lineno}:{exc.offset}", f"Python syntax error: {exc.msg}")]
-    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     if class_name not in classes:
         found = ", ".join(classes) or "none"
         return [
@@ -260,7 +299,40 @@ def check_source(source: str, class_name: str, where: str) -> list[Problem]:
                 f"classes found: {found}",
             )
         ]
+    if not _subclasses_strategy(class_name, classes, _strategy_names(tree), set()):
+        return [
+            Problem(
+                "spec.code.class",
+                f"class {class_name!r} does not subclass Strategy",
+                "write `from executor import Strategy` and `class " + class_name + "(Strategy):`",
+            )
+        ]
     return []
+
+
+def _strategy_names(tree: ast.Module) -> set[str]:
+    """Names under which the module imported executor's Strategy (or the executor package)."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in ("executor", "executor.api"):
+            names |= {a.asname or a.name for a in node.names if a.name == "Strategy"}
+            names |= {"executor." + (a.asname or a.name) for a in node.names if a.name == "api"}
+        elif isinstance(node, ast.Import):
+            names |= {(a.asname or a.name) + ".Strategy" for a in node.names if a.name in ("executor", "executor.api")}
+    return names
+
+
+def _subclasses_strategy(name: str, classes: dict[str, ast.ClassDef], strategy: set[str], seen: set[str]) -> bool:
+    if name in seen:
+        return False
+    seen.add(name)
+    for base in classes[name].bases:
+        text = ast.unparse(base)
+        if text in strategy or text.replace("executor.api.", "executor.") in strategy:
+            return True
+        if text in classes and _subclasses_strategy(text, classes, strategy, seen):
+            return True
+    return False
 
 
 # --- params -----------------------------------------------------------------

@@ -146,7 +146,11 @@ def _where(exc: yaml.YAMLError, origin: str) -> str:
 
 
 def _what(exc: yaml.YAMLError) -> str:
-    return str(getattr(exc, "problem", None) or exc).strip()
+    what = str(getattr(exc, "problem", None) or exc).strip()
+    context, mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and mark:
+        return f"{what} ({context} started at line {mark.line + 1}, column {mark.column + 1})"
+    return f"{what} ({context})" if context else what
 
 
 def load_json(text: str, origin: str) -> Any:

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Generate executor/data/sample.ndjson.gz: 5 minutes of synthetic but plausible market data.
+"""Generate executor/data/sample.ndjson.gz: 5 minutes of SYNTHETIC market data (not a recording).
 
 Deterministic (fixed seed, fixed start time, no wall clock): running it twice gives the same bytes.
 10 symbols (including BTC-USD and BTC-USDT, which share a topic prefix on purpose), top-of-book
 quotes, trades that hit the quoted prices, 1s bars built from those trades and 1m bars built
 from the 1s bars. Prices follow a random walk with slowly switching drift regimes, so trend,
-breakout and mean-reversion strategies all have something to react to.
+breakout and mean-reversion strategies all have something to react to; the book sizes lean
+with the regime (more size on the bid in an up-drift), so order-book imbalance carries some
+information, as it does in real books. Each walk is pulled back to its starting price over the
+file (a bridge), so a feed replaying the file in a loop continues the price where it started
+instead of jumping.
 
 Usage: python scripts/gen_sample_data.py [OUT] [--seconds N]
 """
@@ -39,13 +43,17 @@ def _round(x: float, tick: float) -> float:
     return round(round(x / tick) * tick, decimals)
 
 
-def _second(rng: random.Random, sym: str, mid: float, drift: float, t0: int) -> tuple[float, list[dict]]:
+def _second(
+    rng: random.Random, sym: str, mid: float, drift: float, pull: float, t0: int
+) -> tuple[float, list[dict]]:
     _, tick, vol, spread_ticks, size = SYMBOLS[sym]
+    lean = math.exp(0.8 * drift / vol)  # > 1 in an up-drift: more size bid than offered
     out: list[dict] = []
     for _ in range(rng.randint(2, 4)):  # quotes
-        mid *= math.exp(drift / 3 + rng.gauss(0, vol / math.sqrt(3)))
+        mid *= math.exp((drift + pull) / 3 + rng.gauss(0, vol / math.sqrt(3)))
         half = max(1, int(spread_ticks * rng.uniform(0.5, 1.5))) * tick / 2
-        bid_sz, ask_sz = (_round(size * rng.lognormvariate(1.0, 0.7), size / 100) for _ in range(2))
+        bid_sz = _round(size * rng.lognormvariate(1.0, 0.7) * lean, size / 100)
+        ask_sz = _round(size * rng.lognormvariate(1.0, 0.7) / lean, size / 100)
         out.append(
             {
                 "type": "quote",
@@ -115,7 +123,8 @@ def generate(seconds: int, seed: int = 20240102) -> list[dict]:
             if s % 20 == 0:  # drift regime: flat, up or down trend for the next ~20 s
                 drift = rng.choice((0.0, 0.0, 1.0, -1.0)) * vol * rng.uniform(0.3, 0.9)
             t0 = START_NS + s * 10**9
-            mid, recs = _second(rng, sym, mid, drift, t0)
+            pull = math.log(price / mid) / (seconds - s)  # the bridge: expected to end where it began
+            mid, recs = _second(rng, sym, mid, drift, pull, t0)
             trades = [r for r in recs if r["type"] == "trade"]
             bar = _bar(sym, "1s", t0 + 10**9, trades, last, tick)
             last = bar["close"]

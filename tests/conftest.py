@@ -18,3 +18,15 @@ def fleet(tmp_path: Path) -> Fleet:
 @pytest.fixture
 def spec_dir(tmp_path: Path) -> Path:
     return tmp_path / "specs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.cluster import plane
+
+    plane.configure(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests.cluster import plane
+
+    plane.unconfigure(config)

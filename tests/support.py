@@ -12,14 +12,20 @@ AUTHOR = git.Actor("Ann Analyst", "ann@example.com")
 TENANTS = ("alice", "bob")
 
 
-def new_fleet(path: Path, tenants: tuple[str, ...] = TENANTS, cluster: str = "local"):
-    """A fleet repo with `tenants` added (room for 16 strategies of the default size each)."""
+def new_fleet(
+    path: Path,
+    tenants: tuple[str, ...] = TENANTS,
+    cluster: str = "local",
+    quota: tuple[str, str, int] = ("8", "16Gi", 100),
+):
+    """A fleet repo with `tenants` added, each with `quota` (cpu, memory, strategies; by default room for
+    32 strategies of the default size)."""
     from generator import actions
     from generator.tenants import add_tenant
 
     fleet = actions.init(path, cluster, AUTHOR)
     for tenant in tenants:
-        add_tenant(fleet, tenant, "8", "16Gi", 100, AUTHOR, push=False)
+        add_tenant(fleet, tenant, *quota, AUTHOR, push=False)
     return fleet
 
 

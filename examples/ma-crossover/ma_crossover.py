@@ -6,6 +6,12 @@ from executor import Bar, Signal, Strategy
 
 
 class MovingAverageCrossover(Strategy):
+    parameters = {
+        "fast": {"type": "integer", "default": 10, "minimum": 1, "maximum": 1000, "description": "fast SMA (bars)"},
+        "slow": {"type": "integer", "default": 30, "minimum": 2, "maximum": 5000, "description": "slow SMA (bars)"},
+        "interval": {"type": "string", "enum": ["1s", "1m"], "default": "1s", "description": "bar interval"},
+    }
+
     def on_start(self) -> None:
         self.fast = int(self.params.get("fast", 10))
         self.slow = int(self.params.get("slow", 30))

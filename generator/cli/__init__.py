@@ -10,7 +10,7 @@ from executor.commands import commands as executor_commands
 
 from ..errors import UserError
 from ..policy.commands import policy
-from . import fleet_cmds, gitops_cmds, runtime_cmds, serve_cmd, validate_cmd
+from . import backtest_cmd, cluster_cmd, fleet_cmds, gitops_cmds, runtime_cmds, serve_cmd, validate_cmd
 
 
 class _Stratops(click.Group):
@@ -37,8 +37,10 @@ for command in (
     *gitops_cmds.COMMANDS,
     *executor_commands,
     validate_cmd.validate,
+    backtest_cmd.backtest,
     policy,
     *runtime_cmds.COMMANDS,
     serve_cmd.serve,
+    *cluster_cmd.COMMANDS,
 ):
     main.add_command(command)

@@ -33,7 +33,21 @@ repo_argument = click.argument("repo", type=click.Path(file_okay=False, path_typ
     " bubblewrap or user namespaces only. Every status line warns.",
 )
 @click.option("--no-netns", is_flag=True, help="With --unsandboxed: do not put executors in a network namespace.")
-def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, unsandboxed: bool, no_netns: bool) -> None:
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay this recorded data on the feed (.ndjson[.gz], .csv[.gz], .parquet) instead of the sample.",
+)
+def up(
+    repo: Path,
+    backoff: float,
+    feed_speed: str,
+    feed_rate: float | None,
+    unsandboxed: bool,
+    no_netns: bool,
+    data: Path | None,
+) -> None:
     """Run the fleet repo's main branch on this machine until Ctrl-C (feed, sink, one sandbox per strategy)."""
     from rich.console import Console
     from rich.live import Live
@@ -44,8 +58,15 @@ def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, uns
     if backoff <= 0:
         raise UserError("invalid --backoff", [Problem("--backoff", f"{backoff}", "give a positive number of seconds")])
     rate = feed_rate if feed_rate is not None else (1000.0 if feed_speed == "fixed" else 1.0)
+    if data is not None:
+        data = _checked_data(data)
     options = Options(
-        backoff_base=backoff, feed_speed=feed_speed, feed_rate=rate, netns=not no_netns, sandboxed=not unsandboxed
+        backoff_base=backoff,
+        feed_speed=feed_speed,
+        feed_rate=rate,
+        feed_data=data,
+        netns=not no_netns,
+        sandboxed=not unsandboxed,
     )
     console = Console()
     stop = threading.Event()
@@ -64,6 +85,17 @@ def up(repo: Path, backoff: float, feed_speed: str, feed_rate: float | None, uns
 
         runtime = Runtime(repo, options, say=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"))
         runtime.run(stop, on_tick=every_5s)
+
+
+def _checked_data(path: Path) -> Path:
+    """Every bad row of the user's data now, with file, line and field, not later in the feed's log."""
+    from executor.records import DataError, load_records
+
+    try:
+        load_records(path)
+    except DataError as exc:
+        raise UserError(f"cannot replay {path}", [Problem(w, what) for w, what in exc.problems]) from None
+    return path.resolve()
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -9,8 +9,11 @@ What cel-expr-python 0.1.3 allows, found by experiment (see docs/policies.md):
 - overloads whose parameters are `dyn` never dispatch at runtime, so every
   overload is declared with concrete types;
 - a function name declared by a built-in extension cannot get extra overloads
-  ("declared multiple times"), so list `indexOf`/`lastIndexOf` (taken by the
-  strings extension) and `orValue` on non-optional values are not available.
+  ("declared multiple times"): list `indexOf`/`lastIndexOf` (taken by the strings
+  extension) and `orValue` on non-optional values come from source rewrites
+  (`cel_rewrite`);
+- cel-cpp's own extensions (lists, sets, two-variable comprehensions, regex, …) are
+  reached through an environment config (`NewEnvConfigFromYaml`), not Python classes.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from functools import lru_cache
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_bindings, ext_encoders, ext_math, ext_optional, ext_strings
 from kubernetes.utils import parse_quantity
+
+from . import cel_libs, k8s_libs
+from .cel_rewrite import RewriteError, rewrite
 
 VARIABLES = ("object", "oldObject", "request", "namespaceObject", "variables", "exceptions")
 
@@ -36,8 +41,7 @@ QKEY = "__k8s_quantity__"
 IKEY = "__kyverno_image__"
 
 
-class OfflineError(RuntimeError):
-    """Raised by functions that need a cluster or the network."""
+OfflineError = cel_libs.OfflineError
 
 
 # ---------------------------------------------------------------- quantities
@@ -71,6 +75,9 @@ def is_quantity(s: str) -> bool:
 
 
 def _cmp(a: dict[str, str], b: dict[str, str]) -> int:
+    """compareTo of quantities and (same carrier type, one declaration) of Kubernetes semvers."""
+    if isinstance(a, dict) and k8s_libs.SEMVER in a:
+        return k8s_libs.semver_compare(a, b)
     x, y = _dec(a), _dec(b)
     return (x > y) - (x < y)
 
@@ -85,6 +92,9 @@ def _as_integer(q: dict[str, str]) -> int:
 # ---------------------------------------------------------------- images (Kyverno)
 
 
+DEFAULT_REGISTRY = "index.docker.io"  # go-containerregistry's name for Docker Hub, which Kyverno uses
+
+
 def parse_image(ref: str) -> dict[str, str]:
     """Docker reference normalisation, as Kyverno's image library does it."""
     if not is_image(ref):
@@ -94,7 +104,11 @@ def parse_image(ref: str) -> dict[str, str]:
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
     else:
-        registry, path = "docker.io", rest
+        registry, path = DEFAULT_REGISTRY, rest
+        if "/" not in path:
+            path = "library/" + path
+    if registry == "docker.io":
+        registry = DEFAULT_REGISTRY
         if "/" not in path:
             path = "library/" + path
     name, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")
@@ -133,13 +147,6 @@ def _num_list(xs: list[Any], what: str) -> list[Any]:
     if not xs and what != "sum":
         raise ValueError(f"{what}(): list is empty")
     return xs
-
-
-def _offline(name: str) -> Callable[..., Any]:
-    def impl(*_args: Any) -> Any:
-        raise OfflineError(f"{name} is not available offline (needs a cluster or network access)")
-
-    return impl
 
 
 def _o(oid: str, ret: T, params: list[T], impl: Callable[..., Any], member: bool = False) -> cel.Overload:
@@ -198,16 +205,6 @@ def _regex_functions() -> list[cel.FunctionDecl]:
 
 
 def _list_functions() -> list[cel.FunctionDecl]:
-    def distinct(xs: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        for x in xs:
-            if x not in out:
-                out.append(x)
-        return out
-
-    def flatten(xs: list[Any]) -> list[Any]:
-        return [y for x in xs for y in (x if isinstance(x, list) else [x])]
-
     return [
         _fn(
             "isSorted",
@@ -222,20 +219,6 @@ def _list_functions() -> list[cel.FunctionDecl]:
         _fn("sum", _o("list_sum", DYN, [LIST], lambda xs: sum(_num_list(xs, "sum")), True)),
         _fn("min", _o("list_min", DYN, [LIST], lambda xs: min(_num_list(xs, "min")), True)),
         _fn("max", _o("list_max", DYN, [LIST], lambda xs: max(_num_list(xs, "max")), True)),
-        _fn("distinct", _o("list_distinct", LIST, [LIST], distinct, True)),
-        _fn("flatten", _o("list_flatten", LIST, [LIST], flatten, True)),
-        _fn("slice", _o("list_slice", LIST, [LIST, INT, INT], lambda xs, a, b: xs[a:b], True)),
-        _fn("sets.contains", _o("sets_contains", BOOL, [LIST, LIST], lambda a, b: all(x in a for x in b))),
-        _fn(
-            "sets.equivalent",
-            _o(
-                "sets_equivalent",
-                BOOL,
-                [LIST, LIST],
-                lambda a, b: all(x in a for x in b) and all(x in b for x in a),
-            ),
-        ),
-        _fn("sets.intersects", _o("sets_intersects", BOOL, [LIST, LIST], lambda a, b: any(x in a for x in b))),
     ]
 
 
@@ -256,39 +239,38 @@ def _image_functions() -> list[cel.FunctionDecl]:
     ]
 
 
-def _offline_functions() -> list[cel.FunctionDecl]:
-    """Kyverno functions that need a cluster or the network: declared so policies compile,
-    implemented to fail with a clear message."""
-
-    def decl(name: str, *sigs: list[T]) -> cel.FunctionDecl:
-        oid = name.replace(".", "_")
-        return _fn(name, *(_o(f"{oid}_{i}", DYN, list(s), _offline(name)) for i, s in enumerate(sigs)))
-
-    return [
-        decl("resource.Get", [STR] * 4),
-        decl("resource.List", [STR] * 3),
-        decl("resource.Post", [STR, STR, ANYMAP]),
-        decl("http.Get", [STR], [STR, ANYMAP]),
-        decl("http.Post", [STR, ANYMAP], [STR, STR], [STR, ANYMAP, ANYMAP], [STR, STR, ANYMAP]),
-        decl("globalContext.Get", [STR, STR]),
-        decl("image.GetMetadata", [STR]),
-    ]
+# cel-cpp's own extensions at the versions Kyverno's base environment uses (strings v2, lists v3,
+# regex v1, ...). Lists and sets come from here, not from Python, so they follow CEL semantics exactly.
+_EXTENSIONS_CONFIG = """
+extensions:
+  - name: optional
+  - name: bindings
+  - name: encoders
+  - name: lists
+  - name: math
+  - name: sets
+  - name: strings
+  - name: two-var-comprehensions
+  - name: regex
+"""
 
 
 @lru_cache(maxsize=1)
 def environment() -> cel.Env:
     """One shared environment: building it is costly, and compiled expressions are bound to it."""
-    extensions = [
-        ext_strings.ExtStrings(),
-        ext_math.ExtMath(),
-        ext_optional.ExtOptional(),
-        ext_bindings.ExtBindings(),
-        ext_encoders.ExtEncoders(),
-    ]
     functions = (
-        _quantity_functions() + _regex_functions() + _list_functions() + _image_functions() + _offline_functions()
+        _quantity_functions()
+        + _regex_functions()
+        + _list_functions()
+        + _image_functions()
+        + cel_libs.functions()
+        + k8s_libs.functions()
     )
-    return cel.NewEnv(variables={v: DYN for v in VARIABLES}, extensions=extensions, functions=functions)
+    return cel.NewEnv(
+        config=cel.NewEnvConfigFromYaml(_EXTENSIONS_CONFIG),
+        variables={v: DYN for v in VARIABLES},
+        functions=functions,
+    )
 
 
 class CelCompileError(Exception):
@@ -298,16 +280,36 @@ class CelCompileError(Exception):
 _cache: dict[str, Any] = {}
 
 
-def compile_expression(expression: str) -> Any:
-    """Compile once and cache: the same text always yields the same program."""
+def compile_expression(expression: str, rewritten: bool = False) -> Any:
+    """Compile once and cache: the same text always yields the same program. `rewritten`: the text
+    is already the output of `cel_rewrite.rewrite` (or assembled from such pieces)."""
     program = _cache.get(expression)
     if program is None:
         try:
-            program = environment().compile(expression)
-        except RuntimeError as exc:
-            raise CelCompileError(_clean_compile_error(str(exc))) from None
+            program = _compile(expression if rewritten else rewrite(expression))
+        except RewriteError as exc:
+            raise CelCompileError(str(exc)) from None
         _cache[expression] = program
     return program
+
+
+# cel-go's CrossTypeNumericComparisons (on in Kyverno) allows `1 < 2.0`; cel-cpp's checker refuses it
+# though its runtime compares across numeric types. Such expressions are compiled without the checker.
+_NUMERIC_ORDERING = re.compile(
+    r"found no matching overload for '_(?:<|<=|>|>=)_' applied to '\((?:int|uint|double), (?:int|uint|double)\)'"
+)
+
+
+def _compile(text: str) -> Any:
+    env = environment()
+    try:
+        return env.compile(text)
+    except RuntimeError as exc:
+        message = str(exc)
+        errors = re.findall(r"ERROR: <input>:\d+:\d+: ([^\n]*)", message)
+        if errors and all(_NUMERIC_ORDERING.search(e) for e in errors):
+            return env.compile(text, disable_check=True)
+        raise CelCompileError(_clean_compile_error(message)) from None
 
 
 def _clean_compile_error(text: str) -> str:
@@ -316,5 +318,19 @@ def _clean_compile_error(text: str) -> str:
     return text.replace("<input>:", "at ").rstrip()
 
 
+# cel-cpp's wording of the common runtime errors, in cel-go's words (what Kyverno reports).
+_CEL_GO_WORDING = (
+    (re.compile(r'^Key not found in map : "?(.*?)"?$'), r"no such key: \1"),
+    (re.compile(r"^No matching overloads found : .*$"), "no such overload"),
+    (re.compile(r"^divide by zero$"), "division by zero"),
+    (re.compile(r"^modulus by zero$"), "modulus by zero"),
+    (re.compile(r"^Index out of range.*$"), "index out of bounds"),
+)
+
+
 def clean_runtime_error(text: str) -> str:
-    return re.sub(r"^[A-Z_]+: ", "", str(text))
+    message = re.sub(r"^[A-Z_]+: ", "", str(text))
+    for pattern, replacement in _CEL_GO_WORDING:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
+    return message

@@ -15,7 +15,7 @@ from .kyverno_test import find_test_files, run_test_file
 from .load import iter_yaml_files, load_policy_objects, read_yaml_documents
 from .match import ObjectInfo
 from .model import PolicyError, PolicyResult
-from .report import apply_line, summary, test_report
+from .report import apply_line, json_report, junit_report, summary, test_report
 
 USAGE_ERROR = 2
 
@@ -32,22 +32,42 @@ def policy() -> None:
 
 @policy.command("test")
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=Path))
-def test_cmd(dirs: tuple[Path, ...]) -> None:
-    """Run kyverno-test.yaml files found under DIRS (default: current directory)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of tables.")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a JUnit XML report to this file (for CI).",
+)
+def test_cmd(dirs: tuple[Path, ...], as_json: bool, junit_path: Path | None) -> None:
+    """Run every kyverno-test.yaml found under DIRS (default: current directory).
+
+    Every test is run and reported, also after one fails or cannot run; the exit code
+    (1) tells at the end whether any did."""
     try:
         files = find_test_files(list(dirs) or [Path(".")])
-        if not files:
-            click.echo("No test yamls available")
-            return
-        passed = failed = 0
-        for f in files:
-            outcome = run_test_file(f)
-            click.echo(test_report(outcome))
-            failed += outcome.failed
-            passed += len(outcome.rows) - outcome.failed
     except PolicyError as exc:
         _fail_usage(exc)
-    click.echo(summary(passed, failed))
+    outcomes = []
+    for f in files:
+        for outcome in run_test_file(f):
+            outcomes.append(outcome)
+            if not as_json:
+                click.echo(test_report(outcome))
+    passed = sum(o.passed for o in outcomes)
+    failed = sum(o.failed for o in outcomes)
+    if as_json:
+        click.echo(json_report(outcomes))
+    elif not files:
+        click.echo("No test yamls available")
+    else:
+        click.echo(summary(passed, failed))
+    if junit_path is not None:
+        try:
+            junit_path.write_text(junit_report(outcomes), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"Error: cannot write JUnit report {junit_path}: {exc.strerror or exc}", err=True)
+            raise SystemExit(USAGE_ERROR) from None
     if failed:
         raise SystemExit(1)
 

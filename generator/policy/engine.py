@@ -19,8 +19,9 @@ from cel_expr_python import cel
 
 from . import autogen
 from .cel_env import CelCompileError, clean_runtime_error, compile_expression
+from .cel_rewrite import RewriteError, bind, rewrite
 from .match import ObjectInfo, matches
-from .model import Policy, PolicyError, PolicyResult, Status
+from .model import Policy, PolicyError, PolicyException, PolicyResult, Status
 
 _VAR_REF = re.compile(r"\bvariables\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([A-Za-z_]\w*)['\"]\s*\])")
 
@@ -48,7 +49,7 @@ class CompiledPolicy:
     programs: dict[str, Any] = field(default_factory=dict)
     var_order: list[str] = field(default_factory=list)
     var_deps: dict[str, list[str]] = field(default_factory=dict)  # transitive, in declaration order
-    # Fast path: the same expression with its variables inlined through cel.bind, so it runs on
+    # Fast path: the same expression with its variables inlined (eager binds), so it runs on
     # the one activation shared by every policy for an object (converting an object to CEL
     # values dominates the cost; an activation caches the conversion).
     inlined: dict[str, Any] = field(default_factory=dict)
@@ -68,13 +69,14 @@ class CompiledPolicy:
         if not needed:
             self.inlined[expression] = self.programs[expression]
             return
+        # Each piece is rewritten on its own (cached), so the combined text is compiled as is.
         exprs = {v.name: v.expression for v in self.policy.variables}
-        text = _substitute(expression)
+        text = _substitute(rewrite(expression))
         for name in reversed(needed):
-            text = f"cel.bind({_BIND_PREFIX}{name}, ({_substitute(exprs[name])}), {text})"
+            text = bind(f"{_BIND_PREFIX}{name}", _substitute(rewrite(exprs[name])), text)
         # On failure (e.g. "variables.x" inside a string literal) only the exact path is used.
-        with contextlib.suppress(CelCompileError):
-            self.inlined[expression] = compile_expression(text)
+        with contextlib.suppress(CelCompileError, RewriteError):
+            self.inlined[expression] = compile_expression(text, rewritten=True)
 
     def _compile(self, path: str, expression: str) -> None:
         try:
@@ -178,17 +180,16 @@ def _env_activation(data: dict[str, Any]) -> Any:
 
 
 def _message(run: _Run, index: int, validation: Any) -> str:
-    """messageExpression wins when it yields a non-empty string; then message; then Kyverno's default."""
+    """As Kyverno's ValidatingPolicy engine: messageExpression replaces message (its failure is
+    reported in the message); an empty result gives the default message."""
+    message = validation.message
     if validation.message_expression:
         try:
             msg = run.value(validation.message_expression)
-            if isinstance(msg, str) and msg.strip():
-                return msg.strip()
-        except _EvalError:
-            pass  # like Kubernetes: a failing messageExpression falls back to message
-    if validation.message:
-        return validation.message.strip()
-    return f"CEL expression validation failed at index {index}"
+        except _EvalError as exc:
+            msg = f"failed to evaluate message expression: {exc}"
+        message = msg if isinstance(msg, str) else f"failed to convert message expression to string: {msg!r}"
+    return message.strip() or f"CEL expression validation failed at index {index}"
 
 
 def _validate(run: _Run) -> tuple[Status, str]:
@@ -238,6 +239,30 @@ def to_float_numbers(value: Any) -> Any:
     return value
 
 
+_TEMPLATE_METADATA = (
+    ("metadata",),
+    ("spec", "template", "metadata"),
+    ("spec", "jobTemplate", "metadata"),
+    ("spec", "jobTemplate", "spec", "template", "metadata"),
+)
+
+
+def as_kyverno_cli_loads(obj: dict[str, Any]) -> dict[str, Any]:
+    """A resource as the Kyverno CLI hands it to CEL: integers as doubles, and null `labels` /
+    `annotations` of the object's and its pod template's metadata as empty maps (found by comparing
+    with `kyverno apply`; the API server would drop such nulls instead)."""
+    obj = to_float_numbers(obj)
+    for path in _TEMPLATE_METADATA:
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            for key in ("labels", "annotations"):
+                if key in node and node[key] is None:
+                    node[key] = {}
+    return obj
+
+
 def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, Any] | None) -> dict[str, Any]:
     """Namespaced objects without a namespace land in the target namespace (Kyverno CLI: `default`)."""
     if not info.namespaced or info.namespace:
@@ -246,7 +271,7 @@ def _with_namespace(obj: dict[str, Any], info: ObjectInfo, namespace: dict[str, 
     return {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": ns}}
 
 
-def _request(obj: dict[str, Any], info: ObjectInfo, operation: str) -> dict[str, Any]:
+def _request(obj: dict[str, Any], info: ObjectInfo, operation: str, user_info: dict[str, Any] | None) -> dict[str, Any]:
     # request.object / request.oldObject are left out: they duplicate `object` / `oldObject`
     # and converting them to CEL values would double the cost of every evaluation.
     meta = obj.get("metadata") or {}
@@ -257,8 +282,11 @@ def _request(obj: dict[str, Any], info: ObjectInfo, operation: str) -> dict[str,
         "kind": {"group": info.group, "version": info.version, "kind": info.kind},
         "resource": {"group": info.group, "version": info.version, "resource": info.resource},
         "dryRun": False,
-        "userInfo": {"username": "", "groups": []},
+        "userInfo": user_info if user_info is not None else {"username": "", "groups": []},
     }
+
+
+_EXEMPT = "rule is skipped due to policy exception"
 
 
 class PolicySet:
@@ -269,28 +297,52 @@ class PolicySet:
     matchConditions are false yields status "skip".
     """
 
-    def __init__(self, policies: Iterable[Policy], numbers_as_float: bool = False) -> None:
+    def __init__(
+        self,
+        policies: Iterable[Policy],
+        numbers_as_float: bool = False,
+        exceptions: Iterable[PolicyException] = (),
+    ) -> None:
         self.policies: list[Policy] = []
         for pol in policies:
             self.policies.append(pol)
             self.policies.extend(autogen.generate(pol))
         self.compiled = [CompiledPolicy.build(p) for p in self.policies]
         self.numbers_as_float = numbers_as_float
+        self.exceptions = list(exceptions)
+        for exc in self.exceptions:
+            for i, cond in enumerate(exc.match_conditions):
+                try:
+                    compile_expression(cond.expression)
+                except CelCompileError as err:
+                    raise PolicyError(
+                        f"{exc.source}: PolicyException {exc.name!r}: spec.matchConditions[{i}] ({cond.name}): "
+                        f"CEL compile error in {cond.expression.strip()!r}: {err}"
+                    ) from None
 
     def __len__(self) -> int:
         return len({p.name for p in self.policies})
+
+    def copies(self, name: str) -> list[Policy]:
+        """Policy `name` as written, then its autogen copies."""
+        return [p for p in self.policies if p.name == name]
 
     @property
     def names(self) -> list[str]:
         return sorted({p.name for p in self.policies})
 
     def evaluate(
-        self, obj: dict[str, Any], namespace: dict[str, Any] | None = None, operation: str = "CREATE"
+        self,
+        obj: dict[str, Any],
+        namespace: dict[str, Any] | None = None,
+        operation: str = "CREATE",
+        user_info: dict[str, Any] | None = None,
     ) -> list[PolicyResult]:
+        """`user_info` is the requester (`request.userInfo`: username, uid, groups, extra); without
+        it the request is anonymous (empty username, no groups)."""
         info = ObjectInfo.of(obj)
         obj = _with_namespace(obj, info, namespace)
         info = ObjectInfo.of(obj)
-        old = None  # offline there is no stored object; UPDATE sees oldObject null
         data: dict[str, Any] | None = None
         shared: Any = None
         results = []
@@ -298,13 +350,57 @@ class PolicySet:
             if not matches(cp.policy.match_constraints, obj, info, namespace, operation):
                 continue
             if data is None:
-                data = self._inputs(obj, info, namespace, operation, old)
+                data = self._inputs(obj, info, namespace, operation, user_info)
                 shared = _env_activation({**data, "variables": {}})
-            status, message = _validate(_Run(cp, data, shared))
+            status, message = self._with_exceptions(cp, data, shared)
+            exempted = message.startswith(_EXEMPT)
             results.append(
-                PolicyResult(cp.policy.name, resource_id(obj), status, message, cp.policy.validation_actions)
+                PolicyResult(
+                    cp.policy.name,
+                    resource_id(obj),
+                    status,
+                    message,
+                    cp.policy.validation_actions,
+                    cp.policy.variant,
+                    "exception" if exempted else "",
+                )
             )
         return results
+
+    def _with_exceptions(self, cp: CompiledPolicy, data: dict[str, Any], shared: Any) -> tuple[Status, str]:
+        """Kyverno's order: exceptions naming the policy first (all matchConditions true = exempt:
+        skip, or allowed images/values in `exceptions`), then the policy itself."""
+        exempt, images, values = [], [], []
+        for exc in self.exceptions:
+            if cp.policy.name not in exc.policy_names:
+                continue
+            try:
+                hit = all(self._holds(cond.expression, shared) for cond in exc.match_conditions)
+            except _EvalError as err:
+                if exempt:
+                    continue  # an exemption already granted stands
+                return "error", f"PolicyException {exc.name!r}: {err}"
+            if hit and exc.full:
+                exempt.append(exc.name)
+            elif hit:
+                images += exc.images
+                values += exc.allowed_values
+        if exempt:
+            return "skip", f"{_EXEMPT} {', '.join(exempt)}"
+        if images or values:
+            data = {**data, "exceptions": {"allowedImages": images, "allowedValues": values}}
+            shared = _env_activation({**data, "variables": {}})
+        return _validate(_Run(cp, data, shared))
+
+    @staticmethod
+    def _holds(expression: str, activation: Any) -> bool:
+        result = compile_expression(expression).eval(activation)
+        if result.type() == cel.Type.ERROR:
+            raise _EvalError(clean_runtime_error(result.value()))
+        value = result.plain_value()
+        if not isinstance(value, bool):
+            raise _EvalError("matchCondition must evaluate to bool")
+        return value
 
     def _inputs(
         self,
@@ -312,14 +408,20 @@ class PolicySet:
         info: ObjectInfo,
         namespace: dict[str, Any] | None,
         operation: str,
-        old: dict[str, Any] | None,
+        user_info: dict[str, Any] | None,
     ) -> dict[str, Any]:
         ns_obj = namespace if info.namespaced else None
+        # Offline there is no stored object: UPDATE sees oldObject null; DELETE sees the object
+        # as oldObject and a null object, as the Kyverno CLI evaluates a DELETE.
+        deleting = operation == "DELETE"
         data = {
-            "object": obj,
-            "oldObject": old,
+            "object": None if deleting else obj,
+            "oldObject": obj if deleting else None,
             "namespaceObject": ns_obj,
-            "request": _request(obj, info, operation),
-            "exceptions": [],
+            "request": _request(obj, info, operation, user_info),
+            "exceptions": {"allowedImages": [], "allowedValues": []},
         }
-        return to_float_numbers(data) if self.numbers_as_float else data
+        if not self.numbers_as_float:
+            return data
+        cli = {k: as_kyverno_cli_loads(v) if k in ("object", "oldObject") and v else v for k, v in data.items()}
+        return to_float_numbers(cli)

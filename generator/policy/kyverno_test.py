@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cel_libs import OfflineContext, offline_context
 from .engine import PolicySet, resource_id
-from .load import _Ctx, _list, _map, _str, _strs, load_policy_objects, read_yaml_documents
+from .load import _Ctx, _list, _map, _str, _strs, load_exceptions, load_policy_objects, read_yaml_documents
 from .match import ObjectInfo
-from .model import PolicyError, PolicyResult
+from .model import MatchConstraints, PolicyError, PolicyResult
 
 TEST_API = "cli.kyverno.io/v1alpha1"
 TEST_FIELDS = {
@@ -38,6 +39,8 @@ TEST_FIELDS = {
     "apiCallResponses",
     "globalContextEntries",
     "checks",
+    "envoyPayloads",
+    "httpPayloads",
 }
 RESULT_FIELDS = {
     "policy",
@@ -75,14 +78,13 @@ VALUES_FIELDS = {
 # Fields we parse but cannot honour offline: a test that uses them is reported, not silently passed.
 UNSUPPORTED = (
     "jsonPayloads",
+    "envoyPayloads",
+    "httpPayloads",
     "targetResources",
     "paramResources",
-    "exceptions",
-    "context",
-    "clusterResources",
-    "apiCallResponses",
     "globalContextEntries",
 )
+CONTEXT_API = "cli.kyverno.io/v1alpha1"
 OTHER_KINDS = (
     "isMutatingPolicy",
     "isMutatingAdmissionPolicy",
@@ -105,13 +107,20 @@ class Row:
 
 @dataclass
 class TestOutcome:
+    """One Test document's rows, or the error that kept it from running (a failed test too)."""
+
     path: Path
     name: str
     rows: list[Row]
+    error: str = ""
 
     @property
     def failed(self) -> int:
-        return sum(not r.ok for r in self.rows)
+        return sum(not r.ok for r in self.rows) + bool(self.error)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.rows)
 
 
 def find_test_files(paths: list[Path]) -> list[Path]:
@@ -177,9 +186,15 @@ class _Evaluations:
     """Engine results per (resource index, operation), computed on first use."""
 
     def __init__(
-        self, policies: PolicySet, resources: list[dict[str, Any]], namespaces: dict[str, dict[str, Any]]
+        self,
+        policies: PolicySet,
+        resources: list[dict[str, Any]],
+        namespaces: dict[str, dict[str, Any]],
+        context: OfflineContext | None = None,
+        user_info: dict[str, Any] | None = None,
     ) -> None:
         self.policies, self.resources, self.namespaces = policies, resources, namespaces
+        self.context, self.user_info = context, user_info
         self.cache: dict[tuple[int, str], list[PolicyResult]] = {}
 
     def results(self, index: int, operation: str) -> list[PolicyResult]:
@@ -187,7 +202,8 @@ class _Evaluations:
         if key not in self.cache:
             obj = self.resources[index]
             ns = self.namespaces.get(ObjectInfo.of(obj).namespace)
-            self.cache[key] = self.policies.evaluate(obj, ns, operation)
+            with offline_context(self.context):
+                self.cache[key] = self.policies.evaluate(obj, ns, operation, self.user_info)
         return self.cache[key]
 
 
@@ -201,8 +217,8 @@ def _resource_indexes(resources: list[dict[str, Any]], ref: str) -> list[int]:
     return out
 
 
-def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> list[tuple[str, str, bool, str]]:
-    """(policy, resource id, ok, reason) for every resource named by one result row."""
+def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> list[tuple[str, str, str, bool, str]]:
+    """(policy, rule, resource id, ok, reason) for every resource named by one result row."""
     p = f"results[{idx}]"
     item = _map(ctx, row, p, RESULT_FIELDS)
     policy = _str(ctx, item.get("policy"), f"{p}.policy", True).rpartition("/")[2]
@@ -212,40 +228,134 @@ def _check(ctx: _Ctx, row: dict[str, Any], idx: int, evals: _Evaluations) -> lis
     operation = _str(ctx, item.get("operation"), f"{p}.operation") or "CREATE"
     other = [k for k in OTHER_KINDS if item.get(k)]
     out = []
-    for ref in _strs(ctx, item.get("resources"), f"{p}.resources"):
+    refs = _strs(ctx, item.get("resources"), f"{p}.resources")
+    if not refs and not item.get("resourceSpecs"):  # no resources named: every resource is checked
+        refs = tuple(_ref(obj) for obj in evals.resources)
+    for ref in refs:
         if other:
-            out.append((policy, ref, False, f"{other[0]} is not supported offline"))
+            out.append((policy, "", ref, False, f"{other[0]} is not supported offline"))
             continue
         indexes = _resource_indexes(evals.resources, ref)
         if not indexes:
-            out.append((policy, ref, False, "Not found"))
+            out.append((policy, "", ref, False, "Not found"))
         for i in indexes:
-            out.append((policy, *_compare(evals, i, policy, want, operation)))
+            out.extend((policy, *row) for row in _compare(evals, i, policy, want, operation))
     if item.get("resourceSpecs"):
-        out.append((policy, "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
+        out.append((policy, "", "<resourceSpecs>", False, "resourceSpecs is not supported offline"))
     return out
 
 
-def _compare(evals: _Evaluations, index: int, policy: str, want: str, operation: str) -> tuple[str, bool, str]:
+def _ref(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}".lstrip("/")
+
+
+def _compare(
+    evals: _Evaluations, index: int, policy: str, want: str, operation: str
+) -> list[tuple[str, str, bool, str]]:
+    """(rule, resource id, ok, reason): the rows `kyverno test` prints for one resource.
+
+    The CLI has one engine response per policy copy (as written, then its autogen copies, whose
+    order Kyverno leaves to Go's map iteration). A copy that does not apply is dropped when its
+    matchConstraints are plain (one rule, no selector labels, no excludes, no resourceNames), else
+    it adds an `Excluded` row (a pass, whatever was expected) when no row was added before it."""
     rid = resource_id(evals.resources[index])
-    got = [r for r in evals.results(index, operation) if r.policy == policy]
-    if not got:
-        return (rid, True, "Excluded") if want == "skip" else (rid, False, "Not found")
-    statuses = {r.status for r in got}
-    if statuses == {want}:
-        return rid, True, "Ok"
-    bad = next(r for r in got if r.status != want)
-    detail = f": {bad.message}" if bad.message and bad.status in ("fail", "error") else ""
-    return rid, False, f"Want {want}, got {bad.status}{detail}"
+    got = {r.variant: r for r in evals.results(index, operation) if r.policy == policy}
+    rows: list[tuple[str, str, bool, str]] = []
+    for copy in evals.policies.copies(policy):
+        r = got.get(copy.variant)
+        if r is None:
+            if not rows and not _plain_match(copy.match_constraints):
+                rows.append(("", rid, True, "Excluded"))
+        elif r.status == want:
+            rows.append((r.rule, rid, True, "Ok"))
+        else:
+            detail = f": {r.message}" if r.message and r.status in ("fail", "error") else ""
+            rows.append((r.rule, rid, False, f"Want {want}, got {r.status}{detail}"))
+    return rows or [("", rid, False, "Not found")]
 
 
-def run_test_file(path: Path) -> TestOutcome:
-    """Run one Test file. PolicyError for user mistakes (missing file, bad YAML, bad CEL)."""
-    ctx = _Ctx(str(path))
+def _plain_match(mc: MatchConstraints) -> bool:
+    """The CLI's `hasSelector` (which, despite its name, is true for plain matchConstraints)."""
+    selectors = (mc.namespace_selector, mc.object_selector)
+    return (
+        all(s is None or s.empty for s in selectors)
+        and not mc.exclude_resource_rules
+        and len(mc.resource_rules) == 1
+        and not mc.resource_rules[0].resource_names
+    )
+
+
+def _single(ctx: _Ctx, path: Path, kind: str) -> dict[str, Any]:
     docs = read_yaml_documents(path)
-    if len(docs) != 1:
-        raise ctx.fail("<document>", "expected exactly one Test document")
-    test = _map(ctx, docs[0], "<document>", TEST_FIELDS)
+    if len(docs) != 1 or docs[0].get("kind") != kind or docs[0].get("apiVersion") != CONTEXT_API:
+        raise ctx.fail(kind.lower(), f"{path}: expected one {CONTEXT_API} {kind} document")
+    return docs[0]
+
+
+def _load_context(ctx: _Ctx, base: Path, test: dict[str, Any]) -> OfflineContext | None:
+    """Answers for resource.Get/List and image.GetMetadata: the `context:` file's resources and
+    images, plus the resources of `clusterResources:` files, as `kyverno test` loads them."""
+    if not any(test.get(k) for k in ("context", "clusterResources", "apiCallResponses")):
+        return None
+    found = OfflineContext()
+    for i, raw in enumerate(_list(ctx, test.get("apiCallResponses"), "apiCallResponses")):
+        p = f"apiCallResponses[{i}]"
+        entry = _map(ctx, raw, p, {"method", "url", "urlPath", "response"})
+        url = (_str(ctx, entry.get("url"), f"{p}.url") or _str(ctx, entry.get("urlPath"), f"{p}.urlPath")).strip()
+        if not url:
+            raise ctx.fail(p, "url (or urlPath) is required")
+        response = _map(ctx, entry.get("response"), f"{p}.response", {"body", "statusCode"})
+        method = _str(ctx, entry.get("method"), f"{p}.method").strip().upper()
+        # as the CLI wraps a mocked body: the function returns {body, statusCode}
+        found.http[f"{method}:{url}" if method else url] = {
+            "body": response.get("body"),
+            "statusCode": response.get("statusCode") or 200,
+        }
+    if test.get("context"):
+        path = base / _str(ctx, test["context"], "context")
+        doc = _map(ctx, _single(ctx, path, "Context"), "context", {"apiVersion", "kind", "metadata", "spec"})
+        spec = _map(_Ctx(str(path)), doc.get("spec"), "spec", {"resources", "images"})
+        found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
+        for i, img in enumerate(_list(ctx, spec.get("images"), "spec.images")):
+            name = _str(_Ctx(str(path)), (img or {}).get("image"), f"spec.images[{i}].image", True)
+            # the CLI passes the entry through its ImageData type: these keys are always present
+            found.images[name] = {"resolvedImage": "", "registry": "", "repository": "", **img}
+    for f in _relative(base, ctx, test.get("clusterResources"), "clusterResources"):
+        doc = _single(ctx, f, "ClusterResource")
+        spec = _map(_Ctx(str(f)), doc.get("spec"), "spec", {"resources", "crds"})
+        for crd_file in _relative(base, ctx, spec.get("crds"), "spec.crds"):
+            for crd in read_yaml_documents(crd_file):
+                names = (crd.get("spec") or {}).get("names") or {}
+                if crd.get("kind") == "CustomResourceDefinition" and names.get("kind") and names.get("plural"):
+                    found.plurals[names["kind"]] = names["plural"]
+        found.resources += [r for r in _list(ctx, spec.get("resources"), "spec.resources") if isinstance(r, dict)]
+    return found
+
+
+def _load_user_info(ctx: _Ctx, base: Path, test: dict[str, Any]) -> dict[str, Any] | None:
+    """`request.userInfo` from the `userinfo:` file (cli.kyverno.io UserInfo: userInfo, roles, clusterRoles)."""
+    if not test.get("userinfo"):
+        return None
+    path = base / _str(ctx, test["userinfo"], "userinfo")
+    fctx = _Ctx(str(path))
+    doc = _map(
+        fctx,
+        _single(ctx, path, "UserInfo"),
+        "<document>",
+        {"apiVersion", "kind", "metadata", "userInfo", "roles", "clusterRoles", "synchronize"},
+    )
+    info = _map(fctx, doc.get("userInfo"), "userInfo", {"username", "uid", "groups", "extra"})
+    out: dict[str, Any] = {"username": _str(fctx, info.get("username"), "userInfo.username")}
+    if info.get("uid"):
+        out["uid"] = _str(fctx, info["uid"], "userInfo.uid")
+    out["groups"] = list(_strs(fctx, info.get("groups"), "userInfo.groups"))
+    if info.get("extra"):
+        out["extra"] = info["extra"]
+    return out
+
+
+def _run_test(ctx: _Ctx, path: Path, test: dict[str, Any]) -> TestOutcome:
     if test.get("apiVersion") != TEST_API or test.get("kind") != "Test":
         raise ctx.fail("apiVersion/kind", f"expected {TEST_API} Test")
     used = [f for f in UNSUPPORTED if test.get(f)]
@@ -253,12 +363,45 @@ def run_test_file(path: Path) -> TestOutcome:
         raise ctx.fail(used[0], "is not supported by the offline engine")
     base = path.parent
     policy_files = _relative(base, ctx, test.get("policies"), "policies")
-    policies = PolicySet(load_policy_objects(policy_files), numbers_as_float=True)
+    exceptions = load_exceptions(_relative(base, ctx, test.get("exceptions"), "exceptions"))
+    policies = PolicySet(
+        load_policy_objects(policy_files, other_kinds_ok=True), numbers_as_float=True, exceptions=exceptions
+    )
     resources = _load_resources(ctx, _relative(base, ctx, test.get("resources"), "resources"))
-    evals = _Evaluations(policies, resources, _load_namespaces(ctx, _values(ctx, base, test)))
+    evals = _Evaluations(
+        policies,
+        resources,
+        _load_namespaces(ctx, _values(ctx, base, test)),
+        _load_context(ctx, base, test),
+        _load_user_info(ctx, base, test),
+    )
     rows: list[Row] = []
     for idx, row in enumerate(_list(ctx, test.get("results"), "results")):
-        for policy, rid, ok, reason in _check(ctx, row, idx, evals):
-            rows.append(Row(len(rows) + 1, policy, "", rid, ok, reason))
-    name = str(((test.get("metadata") or {}).get("name")) or path.parent.name)
-    return TestOutcome(path, name, rows)
+        for policy, rule, rid, ok, reason in _check(ctx, row, idx, evals):
+            rows.append(Row(len(rows) + 1, policy, rule, rid, ok, reason))
+    return TestOutcome(path, _test_name(test, path), rows)
+
+
+def _test_name(test: dict[str, Any], path: Path) -> str:
+    meta = test.get("metadata")
+    return str((meta.get("name") if isinstance(meta, dict) else None) or path.parent.name)
+
+
+def run_test_file(path: Path) -> list[TestOutcome]:
+    """Run every Test document of one file. A problem with a test (missing file, bad YAML, bad CEL,
+    a feature the engine does not support) becomes that test's `error`, so a run goes on."""
+    ctx = _Ctx(str(path))
+    try:
+        docs = read_yaml_documents(path)
+    except PolicyError as exc:
+        return [TestOutcome(path, path.parent.name, [], str(exc))]
+    if not docs:
+        return [TestOutcome(path, path.parent.name, [], f"{path}: no Test document")]
+    outcomes = []
+    for doc in docs:
+        try:
+            test = _map(ctx, doc, "<document>", TEST_FIELDS)
+            outcomes.append(_run_test(ctx, path, test))
+        except PolicyError as exc:
+            outcomes.append(TestOutcome(path, _test_name(doc, path), [], str(exc)))
+    return outcomes

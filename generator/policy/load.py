@@ -20,6 +20,7 @@ from .model import (
     NamedExpression,
     Policy,
     PolicyError,
+    PolicyException,
     ResourceRule,
     Validation,
 )
@@ -294,8 +295,9 @@ def iter_yaml_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             raise PolicyError(f"{p}: no such file or directory")
 
 
-def load_policy_objects(paths: Iterable[Path]) -> list[Policy]:
-    """Parse every ValidatingPolicy under `paths` (files or directories)."""
+def load_policy_objects(paths: Iterable[Path], other_kinds_ok: bool = False) -> list[Policy]:
+    """Parse every ValidatingPolicy under `paths` (files or directories). A file named explicitly
+    must hold one, unless `other_kinds_ok` (a kyverno test lists policies of every kind)."""
     policies: list[Policy] = []
     seen: dict[str, str] = {}
     for f, explicit in iter_yaml_files(paths):
@@ -309,6 +311,43 @@ def load_policy_objects(paths: Iterable[Path]) -> list[Policy]:
             seen[pol.name] = str(f)
             policies.append(pol)
             found += 1
-        if explicit and not found:
+        if explicit and not found and not other_kinds_ok:
             raise PolicyError(f"{f}: no {KIND} found in this file")
     return policies
+
+
+EXCEPTION_KIND = "PolicyException"
+
+
+def parse_exception_document(doc: dict[str, Any], source: str) -> PolicyException:
+    ctx = _Ctx(source)
+    _map(ctx, doc, "<document>", TOP_FIELDS)
+    api_version = _str(ctx, doc.get("apiVersion"), "apiVersion", True)
+    if api_version.partition("/")[0] != GROUP:
+        raise ctx.fail("apiVersion", f"unsupported {api_version!r} for {EXCEPTION_KIND} (group {GROUP})")
+    name = _str(ctx, (doc.get("metadata") or {}).get("name"), "metadata.name", True)
+    spec = _map(ctx, doc.get("spec"), "spec", {"policyRefs", "matchConditions", "images", "allowedValues"})
+    refs = []
+    for i, raw in enumerate(_list(ctx, spec.get("policyRefs"), "spec.policyRefs")):
+        ref = _map(ctx, raw, f"spec.policyRefs[{i}]", {"name", "kind"})
+        kind = _str(ctx, ref.get("kind"), f"spec.policyRefs[{i}].kind")
+        if kind in ("", KIND, "NamespacedValidatingPolicy"):
+            refs.append(_str(ctx, ref.get("name"), f"spec.policyRefs[{i}].name", True))
+    return PolicyException(
+        name=name,
+        source=source,
+        policy_names=tuple(refs),
+        match_conditions=_named(ctx, spec.get("matchConditions"), "spec.matchConditions"),
+        images=_strs(ctx, spec.get("images"), "spec.images"),
+        allowed_values=_strs(ctx, spec.get("allowedValues"), "spec.allowedValues"),
+    )
+
+
+def load_exceptions(paths: Iterable[Path]) -> list[PolicyException]:
+    """Every PolicyException in the given files or directories."""
+    found = []
+    for f, _explicit in iter_yaml_files(paths):
+        for doc in read_yaml_documents(f):
+            if doc.get("kind") == EXCEPTION_KIND:
+                found.append(parse_exception_document(doc, str(f)))
+    return found

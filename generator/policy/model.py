@@ -27,6 +27,8 @@ class PolicyResult:
     status: Status
     message: str
     actions: tuple[str, ...]
+    variant: str = ""  # the autogen copy that produced it ("defaults", "cronjobs"), "" for the policy
+    rule: str = ""  # as Kyverno names the rule response: "" for a ValidatingPolicy, "exception" when exempted
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,20 @@ class Policy:
     autogen_controllers: tuple[str, ...] | None = None
     variant: str = ""  # "" for the policy as written, "defaults" / "cronjobs" for autogen copies
     raw_spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    """A policies.kyverno.io PolicyException: when all its matchConditions hold, the policies it
+    names are skipped (no images/allowedValues) or see those lists in the `exceptions` variable."""
+
+    name: str
+    source: str
+    policy_names: tuple[str, ...]
+    match_conditions: tuple[NamedExpression, ...] = ()
+    images: tuple[str, ...] = ()
+    allowed_values: tuple[str, ...] = ()
+
+    @property
+    def full(self) -> bool:
+        return not self.images and not self.allowed_values

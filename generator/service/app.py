@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,10 +15,11 @@ import git
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ..backtest.jobs import MAX_UPLOAD, BacktestJobs
 from ..fleet import Fleet
 from ..runtime.restarts import restart_local
 from ..runtime.status import read_status
-from . import console, routes
+from . import backtests, console, routes
 from .commits import CommitQueue
 from .events import StreamSlots
 from .idempotency import IdempotencyStore
@@ -29,6 +31,7 @@ from .recovery import recover
 from .tokens import Principal, TokenStore
 
 SERVICE_DIR = "stratops-service"
+BACKTESTS = re.compile(r"^/v1/tenants/[^/]+/backtests$")  # the one route that takes market data uploads
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Service:
         self.queue = CommitQueue(self.repo, settings.max_queue)
         self.rate = RateLimiter()
         self.streams = StreamSlots()
+        self.backtests = BacktestJobs(git_dir / SERVICE_DIR / "backtests")
         self._readers = threading.local()
 
     @property
@@ -123,6 +127,7 @@ class Service:
     def close(self) -> None:
         self.queue.close()
         self.idempotency.close()
+        self.backtests.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -142,8 +147,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.service = service
     for exc, handler in HANDLERS.items():
         app.add_exception_handler(exc, handler)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body, uploads={BACKTESTS: MAX_UPLOAD})
     app.include_router(routes.router)
+    app.include_router(backtests.router)
     # Web console: mount its router below this line.
     app.include_router(console.router())
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from pathlib import PurePosixPath
@@ -33,15 +34,24 @@ def body_too_large(limit: int) -> ApiError:
 class BodyLimit:
     """Refuse bodies over `max_bytes`: by Content-Length up front, and by counting a streamed body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY):
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY, uploads: dict[re.Pattern, int] | None = None):
         self.app, self.max_bytes = app, max_bytes
+        self.uploads = uploads or {}  # POST paths that take larger bodies (market data), with their limit
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            for pattern, limit in self.uploads.items():
+                if pattern.match(scope.get("path", "")):
+                    return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self._limit(scope)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            error = body_too_large(self.max_bytes) if length.isdigit() else ApiError(400, "invalid Content-Length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            error = body_too_large(limit) if length.isdigit() else ApiError(400, "invalid Content-Length")
             return await problem_response(error, scope.get("path", ""))(scope, receive, send)
         seen = 0
 
@@ -49,8 +59,8 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise body_too_large(self.max_bytes)
+            if seen > limit:
+                raise body_too_large(limit)
             return message
 
         await self.app(scope, counted, send)

@@ -88,7 +88,13 @@ def check(fleet: Fleet, doc_or_error: dict[str, Any] | UserError, tenant: str, l
     findings = [
         {"stage": f.stage, "severity": f.severity, "where": f.where, "message": f.message} for f in report.findings
     ]
-    return {"ok": report.ok, "findings": findings, "timings_ms": {k: v * 1000 for k, v in report.timings.items()}}
+    return {
+        "ok": report.ok,
+        "findings": findings,
+        "timings_ms": {k: v * 1000 for k, v in report.timings.items()},
+        "parameters": strategy.parameters,  # declarations (spec + class, read by ast): the console's form
+        "params": strategy.params,
+    }
 
 
 def _spec_finding(problem: Problem) -> dict[str, Any]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from generator import actions  # noqa: E402
 from generator.render import folder_files, strategy_dir  # noqa: E402
 from generator.spec import parse_spec  # noqa: E402
-from tests.support import AUTHOR, MOMENTUM  # noqa: E402
+from tests.support import AUTHOR, MOMENTUM, new_fleet  # noqa: E402
 
 STRATEGIES_PER_TENANT = 100
 
@@ -47,7 +47,8 @@ def key(i: int) -> tuple[str, str]:
 
 def filled_fleet(size: int, workdir: Path):
     """A fleet repo holding `size` strategies, added in one plain git commit (the specs are known good)."""
-    fleet = actions.init(workdir / f"fleet-{size}", "local", AUTHOR)
+    tenants = tuple(sorted({key(i)[0] for i in range(size)}))
+    fleet = new_fleet(workdir / f"fleet-{size}", tenants, quota=("64", "128Gi", STRATEGIES_PER_TENANT))
     for i in range(size):
         strategy = parse_spec(spec_text(*key(i), window=20))
         folder = fleet.path / strategy_dir(strategy.tenant, strategy.name)

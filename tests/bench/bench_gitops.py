@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from generator import actions, tenants  # noqa: E402
 from generator.check import check_repo  # noqa: E402
 from generator.fleet import Fleet  # noqa: E402
-from tests.support import AUTHOR, write_spec  # noqa: E402
+from tests.support import AUTHOR, new_fleet, write_spec  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -57,10 +57,10 @@ def bench_check(sizes: list[int], work: Path) -> None:
 
 
 def bench_push(deploys: int, work: Path) -> None:
-    seed = actions.init(work / "seed", "local", AUTHOR)
+    seed = new_fleet(work / "seed", ("alice",), quota=("100", "200Gi", 1000))
     bare = work / "remote.git"
     _git(work, "clone", "-q", "--bare", str(seed.path), str(bare))
-    local = actions.init(work / "local", "local", AUTHOR)
+    local = new_fleet(work / "local", ("alice",), quota=("100", "200Gi", 1000))
     _git(work, "clone", "-q", str(bare), str(work / "pusher"))
     pusher = Fleet(work / "pusher")
     times: dict[str, list[float]] = {"no remote": [], "push": [], "stale clone (rebase)": []}

@@ -30,7 +30,7 @@ from generator.render import folder_files, strategy_dir  # noqa: E402
 from generator.service.tokens import add_token  # noqa: E402
 from generator.spec import strategy_from_document  # noqa: E402
 from tests.service.service_helpers import free_port, spec, start_server  # noqa: E402
-from tests.support import AUTHOR  # noqa: E402
+from tests.support import AUTHOR, new_fleet  # noqa: E402
 
 TENANTS = [f"tenant-{i:02d}" for i in range(10)]
 PER_TENANT = 100
@@ -43,7 +43,7 @@ def document(tenant: str, name: str, window: int) -> dict:
 
 
 def filled_fleet(workdir: Path):
-    fleet = actions.init(workdir / "fleet", "local", AUTHOR)
+    fleet = new_fleet(workdir / "fleet", tuple(TENANTS), quota=("64", "128Gi", 10 * PER_TENANT))
     changes: dict[PurePosixPath, dict[str, bytes] | None] = {}
     for tenant in TENANTS:
         for i in range(PER_TENANT):

@@ -459,3 +459,38 @@ def test_pages_are_accessible_and_keyboard_driven(page, server: Server) -> None:
     expect(page.get_by_role("heading", name="History of keyboard")).to_be_visible()
     assert_accessible(page)
     recorder.check(server)
+
+
+MA_CODE = (Path(__file__).resolve().parents[2] / "examples" / "ma-crossover" / "ma_crossover.py").read_text()
+MA_SPEC = """apiVersion: stratops.io/v1
+kind: Strategy
+metadata: {name: ma, tenant: alice}
+spec:
+  code: {class: MovingAverageCrossover}
+  subscriptions: ["bars.BTC-USD", "bars.ETH-USD"]
+  params: {fast: 5, slow: 20}
+"""
+
+
+def test_backtest_button_shows_statistics_and_equity_next_to_the_code(page, server: Server, artifacts: Path) -> None:
+    sign_in(page, server, "alice")
+    page.keyboard.press("Alt+n")
+    set_editor(page, "Strategy code", MA_CODE)
+    set_editor(page, "Strategy spec", MA_SPEC.replace("fast: 5", "fast: five"))
+    page.get_by_role("button", name="Backtest").click()
+    expect(page.get_by_role("list", name="Problems")).to_contain_text("'five' is not a integer")
+    set_editor(page, "Strategy spec", MA_SPEC)
+    # Check shows the declared parameters as a form; a change goes into spec.params.
+    page.get_by_role("button", name="Check").click()
+    form = page.get_by_role("table", name="Parameters")
+    expect(form).to_contain_text("slow SMA (bars)")
+    page.get_by_label("fast", exact=True).fill("7")
+    page.get_by_label("fast", exact=True).dispatch_event("change")
+    expect(page.get_by_role("textbox", name="Strategy spec")).to_contain_text("fast: 7")
+    page.get_by_role("button", name="Backtest").click()
+    stats = page.get_by_role("table", name="Backtest statistics")
+    expect(stats).to_be_visible(timeout=120_000)
+    expect(stats).to_contain_text("Sharpe")
+    expect(page.locator("#backtest-result svg title")).to_contain_text("Equity from 100,000")
+    assert "fast: 7" in page.get_by_role("textbox", name="Strategy spec").inner_text()
+    shot(page, artifacts, "editor-backtest")

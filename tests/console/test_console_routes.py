@@ -84,11 +84,11 @@ def test_page_and_assets_carry_a_strict_csp(server: Server) -> None:
 
 def test_every_console_call_is_in_the_service_auth_matrix() -> None:
     # The service's auth tests (tests/service/test_service_auth.py) try every route with every kind of caller.
-    from tests.service.test_service_auth import BRANCH, ROUTES, UNSCOPED
+    from tests.service.test_service_auth import BRANCH, JOB, ROUTES, UNSCOPED
 
     def shape(path: str) -> str:
         path = path.split("?")[0].replace(BRANCH, "{}").replace("momentum-btc", "{}")
-        path = path.replace("/market/BTC-USD/", "/market/{}/")
+        path = path.replace("/market/BTC-USD/", "/market/{}/").replace(JOB, "{}")
         return _shape(path)
 
     matrix = {(method, shape(path)) for method, path, _ in ROUTES + UNSCOPED}

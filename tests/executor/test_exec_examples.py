@@ -49,7 +49,7 @@ def test_emits_signals_on_sample(d: Path, records: list[dict[str, Any]]) -> None
     cls = load_strategy_class(d, spec["code"]["file"], spec["code"]["class"])
     signals = replay(cls, records, spec["params"], spec["subscriptions"])
     assert len(signals) >= 3
-    subscribed = {s.split(".", 1)[1] for s in spec["subscriptions"]}
+    subscribed = {s.rsplit(".", 1)[1] for s in spec["subscriptions"]}
     assert {s.symbol for s in signals} <= subscribed
     assert {s.side for s in signals} == {"buy", "sell"}
 

@@ -106,9 +106,9 @@ def test_fixed_rate_sequences_and_heartbeats(short_tmp: Path, zctx: zmq.Context[
     msgs = _recv_all(sub, time.monotonic() + 0.2)
     assert 0.3 + 40 / 200 * 0.8 < elapsed < 3.0  # paced, not instant
     data = [(m[0], wire.unpack_header(m[1])) for m in msgs if wire.unpack_header(m[1]).type != wire.HEARTBEAT]
-    assert [h.seq for t, h in data if t == b"trades.BTC-USD"] == list(range(1, 41))
+    assert [h.seq for t, h in data if t == b"trades.sample.BTC-USD"] == list(range(1, 41))
     hbs = [(m[0], wire.unpack_header(m[1]).seq) for m in msgs if wire.unpack_header(m[1]).type == wire.HEARTBEAT]
-    assert (b"quotes.ETH-USD", 1) in hbs  # the idle topic got heartbeats carrying its last seq
+    assert (b"quotes.sample.ETH-USD", 1) in hbs  # the idle topic got heartbeats carrying its last seq
     assert len({wire.unpack_header(m[1]).session for m in msgs}) == 1
 
 
@@ -166,7 +166,7 @@ def test_feed_and_sink_commands(short_tmp: Path, zctx: zmq.Context[Any]) -> None
     )
     assert result.exit_code == 0, result.output
     topics = {m[0] for m in _recv_all(sub, time.monotonic() + 0.3)}
-    assert topics == {b"trades.BTC-USD", b"quotes.ETH-USD"}
+    assert topics == {b"trades.sample.BTC-USD", b"quotes.sample.ETH-USD", b"bars.sample.BTC-USD"}  # bars from trades
 
     out, sink_ep = short_tmp / "signals.ndjson", f"ipc://{short_tmp}/sink"
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}

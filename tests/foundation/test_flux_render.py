@@ -18,7 +18,7 @@ from tests.foundation.test_spec import spec_text
 
 # Everything that Helm --set parsing, YAML or JSON could mangle.
 NASTY = (
-    "class Momentum:\n"
+    "from executor import Strategy\n\n\nclass Momentum(Strategy):\n"
     '    """commas, a,b=c, braces {x: [1, 2]}, quotes \'single\' "double", backslashes \\\\ \\n \\t"""\n'
     '    TEXT = "naïve café 日本語 🚀 <&> \\u2028"\n'
     "    PATH = r'C:\\temp\\new'\n"

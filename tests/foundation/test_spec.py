@@ -69,7 +69,7 @@ def test_numeric_quantities_are_kept_as_text():
         ({"spec__extra": 1}, "spec: unknown field(s) 'extra'"),
         ({"spec__code": {"inline": "x = 1"}}, "spec.code: 'class' is missing"),
         ({"spec__code": {"class": "M"}}, "give either code.file or code.inline"),
-        ({"spec__subscriptions": ["trades.btc"]}, "spec.subscriptions[0]: 'trades.btc' is not valid"),
+        ({"spec__subscriptions": ["trades.btc-usd"]}, "spec.subscriptions[0]: 'trades.btc-usd' is not valid"),
         ({"spec__subscriptions": []}, "spec.subscriptions"),
         ({"spec__resources": {"cpu": "1.5.3Gi"}}, "spec.resources.cpu: '1.5.3Gi' is not valid"),
         ({"spec__resources": {"cpu": "3"}}, "spec.resources.cpu: 3 is over the cap of 2"),

@@ -70,9 +70,9 @@ def test_deployment_statefulset_cronjob_evaluated(write_policy):
     for obj in (bad(o.deployment()), bad(statefulset()), bad(o.cronjob())):
         (res,) = ps.evaluate(obj, o.namespace())
         assert res.status == "fail" and res.policy == "p"
-        # object.metadata.name now reads the pod template's name, which is absent: the failing
-        # messageExpression falls back to the (empty) message, then to Kyverno's default text.
-        assert res.message == "CEL expression validation failed at index 0"
+        # object.metadata.name now reads the pod template's name, which is absent: Kyverno reports
+        # the failing messageExpression as the message.
+        assert res.message == "failed to evaluate message expression: no such key: name"
     (res,) = ps.evaluate(bad(o.pod()), o.namespace())
     assert res.message == "bad container in momentum-btc ns alice"
 

@@ -47,7 +47,10 @@ def test_message_expression_message_and_default(write_policy):
     body = (
         "validations:\n  - expression: 'false'\n    message: static\n    messageExpression: \"1/0 == 1 ? 'x' : ''\"\n"
     )
-    assert one(write_policy, body).message == "static"  # failing messageExpression falls back
+    # Kyverno's ValidatingPolicy engine reports the messageExpression error instead of `message`
+    assert one(write_policy, body).message == "failed to evaluate message expression: division by zero"
+    body = "validations:\n  - expression: 'false'\n    message: static\n    messageExpression: \"''\"\n"
+    assert one(write_policy, body).message == "CEL expression validation failed at index 0"  # empty: default
     body = "validations:\n  - expression: 'true'\n  - expression: 'false'\n"
     assert one(write_policy, body).message == "CEL expression validation failed at index 1"
 

@@ -85,17 +85,18 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, write_policy):
 
 
 def test_kyverno_test_file_is_strict(tmp_path: Path, write_policy):
+    # A broken test file is reported (exit 1 at the end, as `kyverno test`), not a usage error.
     write_policy(OK)
     test = tmp_path / "kyverno-test.yaml"
     test.write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\npolicies: [p.yaml]\nresourcez: []\n")
     result = CliRunner().invoke(policy, ["test", str(tmp_path)])
-    assert result.exit_code == 2 and "resourcez: unknown field" in result.output
+    assert result.exit_code == 1 and "resourcez: unknown field" in result.output
     test.write_text(
         "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\npolicies: [p.yaml]\n"
         "results: [{policy: p, resources: [a], result: pass, verdict: x}]\n"
     )
     result = CliRunner().invoke(policy, ["test", str(tmp_path)])
-    assert result.exit_code == 2 and "results[0].verdict: unknown field" in result.output
+    assert result.exit_code == 1 and "results[0].verdict: unknown field" in result.output
     test.write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\npolicies: [missing.yaml]\n")
     result = CliRunner().invoke(policy, ["test", str(tmp_path)])
-    assert result.exit_code == 2 and "missing.yaml: no such file" in result.output
+    assert result.exit_code == 1 and "missing.yaml: no such file" in result.output

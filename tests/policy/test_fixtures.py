@@ -26,7 +26,8 @@ def test_every_policy_has_a_fixture_folder():
 
 @pytest.mark.parametrize("folder", POLICY_DIRS, ids=lambda p: p.name)
 def test_policy_folder_passes_via_engine(folder: Path):
-    outcome = run_test_file(folder / ".kyverno-test" / "kyverno-test.yaml")
+    (outcome,) = run_test_file(folder / ".kyverno-test" / "kyverno-test.yaml")
+    assert not outcome.error, outcome.error
     assert outcome.rows, "no result rows"
     failures = [r for r in outcome.rows if not r.ok]
     assert not failures, failures

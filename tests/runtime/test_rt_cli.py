@@ -45,7 +45,7 @@ def test_status_and_signals_against_a_running_up(fleet: Fleet, tmp_path: Path) -
         assert table.returncode == 0 and "strategy=alice/loud state=Running" in table.stdout
 
         last = stratops("signals", str(fleet.path), "-n", "2", "--strategy", "alice/loud")
-        assert last.returncode == 0 and last.stdout.count("alice/loud BUY") == 2
+        assert last.returncode == 0 and last.stdout.count("alice/loud  BUY") == 2
 
         follow = subprocess.Popen(
             [sys.executable, "-m", "generator.cli", "signals", str(fleet.path), "--follow", "-n", "0", "--json"],

@@ -27,7 +27,7 @@ from generator.fleet import Fleet
 from generator.runtime.paths import RuntimePaths
 from generator.runtime.status import read_status
 from tests.runtime.rt_helpers import Up, row, running, wait_for
-from tests.support import AUTHOR
+from tests.support import AUTHOR, new_fleet
 
 HERE = Path(__file__).parent
 HOSTILE = sorted(p.stem for p in (HERE / "strategies").glob("*.py"))
@@ -121,7 +121,7 @@ def _deploy(fleet: Fleet, folder: Path, name: str, tenant: str, code: str, param
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     base = tmp_path_factory.mktemp("security")
-    fleet = actions.init(base / "fleet", "local", AUTHOR)
+    fleet = new_fleet(base / "fleet", ("alice", "mallory"))
     token = secrets.token_hex(8)
     host_secret, victim_secret = f"host-secret-{token}", f"alice-secret-{token}"
     canary = Canary()

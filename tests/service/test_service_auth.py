@@ -16,6 +16,7 @@ from tests.support import AUTHOR, new_fleet
 
 S = "/v1/tenants/{t}/strategies/momentum-btc"
 BRANCH = "review/{t}/momentum-btc/0123456789ab"
+JOB = "0123456789abcdef"  # a backtest id
 ROUTES = [
     ("GET", "/v1/tenants/{t}/strategies", None),
     ("GET", "/v1/tenants/{t}/events?once=true", None),
@@ -33,6 +34,8 @@ ROUTES = [
     ("GET", "/v1/tenants/{t}/reviews", None),
     ("GET", "/v1/tenants/{t}/reviews/" + BRANCH, None),
     ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/merge", None),
+    ("POST", "/v1/tenants/{t}/backtests", "spec"),
+    ("GET", "/v1/tenants/{t}/backtests/" + JOB, None),
 ]
 UNSCOPED = [("GET", "/v1/whoami", None), ("GET", "/v1/market/BTC-USD/bars", None)]
 
@@ -59,7 +62,13 @@ def test_the_matrix_covers_every_route(setup):
     paths = client.get("/openapi.json").json()["paths"]
     declared = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/") for m in ops}
     covered = {
-        (m, p.replace(BRANCH, "{branch}").replace("momentum-btc", "{name}").replace("{t}", "{tenant}"))
+        (
+            m,
+            p.replace(BRANCH, "{branch}")
+            .replace("momentum-btc", "{name}")
+            .replace("{t}", "{tenant}")
+            .replace(JOB, "{ident}"),
+        )
         for m, p, _ in ROUTES + UNSCOPED
     }
     covered = {(m, p.replace("/v1/market/BTC-USD/", "/v1/market/{symbol}/").split("?")[0]) for m, p in covered}
@@ -102,6 +111,8 @@ def test_own_tenant_and_admin_pass_auth(setup, method, template, body, caller):
 
 def test_lists_hold_only_the_callers_strategies(setup):
     client, _ = setup
+    for tenant in ("alice", "bob"):  # deployed again: the matrix above stops and rolls back on this module's fleet
+        assert client.put(S.format(t=tenant), json=spec("momentum-btc", tenant), headers=auth(None)).status_code == 200
     for tenant in ("alice", "bob"):
         rows = client.get(f"/v1/tenants/{tenant}/strategies", headers=auth(tenant)).json()
         assert rows and {r["tenant"] for r in rows} == {tenant}

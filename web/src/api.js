@@ -20,6 +20,8 @@ export const ROUTES = {
   review: ["GET", "/v1/tenants/{t}/reviews/{branch}"],
   merge: ["POST", "/v1/tenants/{t}/reviews/{branch}/merge"],
   bars: ["GET", "/v1/market/{symbol}/bars"],
+  backtest: ["POST", "/v1/tenants/{t}/backtests"],
+  backtestJob: ["GET", "/v1/tenants/{t}/backtests/{id}"],
 };
 
 // The token (and, for an admin token, the tenant worked on) live in this tab's session storage only.

@@ -5,7 +5,7 @@ import { call, session, subscribe, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
-import { priceChart } from "./chart.js";
+import { equityChart, priceChart } from "./chart.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -284,6 +284,25 @@ function specText(spec) {
   return yamlLib.dump(doc, { flowLevel: 2, lineWidth: 100 });
 }
 
+const STATS = [
+  ["total_return", "Total return", "pct"], ["sharpe", "Sharpe", "num"], ["sortino", "Sortino", "num"],
+  ["max_drawdown", "Max drawdown", "pct"], ["hit_rate", "Hit rate", "pct"], ["exposure", "Exposure", "pct"],
+  ["turnover", "Turnover", "num"], ["fills", "Fills", "int"], ["pnl", "PnL", "num"],
+];
+
+function backtestView(out) {
+  const stats = out.stats || {};
+  const show = (v, kind) => (v === null || v === undefined ? "n/a"
+    : kind === "pct" ? `${(v * 100).toFixed(2)} %` : kind === "int" ? String(v) : Number(v).toFixed(3));
+  const chart = equityChart(out.equity || [], stats.capital || 0);
+  return [
+    h("table", { class: "stats", "aria-label": "Backtest statistics" },
+      h("tbody", {}, STATS.map(([key, label, kind]) => h("tr", {}, h("th", {}, label), h("td", {}, show(stats[key], kind)))))),
+    chart || h("p", {}, "No equity curve to draw."),
+    (out.warnings || []).length ? h("ul", { class: "warnings" }, out.warnings.map((w) => h("li", {}, w))) : null,
+  ];
+}
+
 async function editorPage(name) {
   let spec = NEW_STRATEGY_SPEC(tenant());
   let code = NEW_STRATEGY_CODE;
@@ -307,6 +326,10 @@ async function editorPage(name) {
   const problems = h("ol", { class: "problems", id: "problems", "aria-label": "Problems" });
   const problemsNote = h("p", { class: "hint" }, "Check runs the full preflight on the server without a commit.");
   const result = h("div", { id: "result", role: "status" });
+  const backtestResult = h("div", { id: "backtest-result", role: "status" });
+  const paramsForm = h("div", { id: "params-form" },
+    h("p", { class: "hint" }, "Check shows the parameters the strategy declares as a form here."));
+  let alive = true;
   const button = (text, onclick, keys) => h("button", { type: "button", onclick, "aria-keyshortcuts": keys }, text);
   const discard = () => {
     session.saveDraft(draftKey, null);
@@ -314,6 +337,7 @@ async function editorPage(name) {
   };
   const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Strategy actions" },
     button("Check", () => check(), "Control+Enter"),
+    button("Backtest", () => backtest()),
     button("Deploy", () => deploy(false), "Control+Shift+Enter"),
     button("Deploy for review", () => deploy(true)),
     name ? button("Stop", () => stop()) : null,
@@ -331,7 +355,11 @@ async function editorPage(name) {
       h("section", { "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, "Code (Python)"), codeHost),
       h("section", { "aria-labelledby": "spec-h" }, h("h2", { id: "spec-h" }, "Spec (YAML)"), specHost)),
     h("section", { "aria-labelledby": "problems-h" }, h("h2", { id: "problems-h" }, "Problems"), problemsNote, problems),
-    result);
+    result,
+    h("section", { "aria-labelledby": "params-h" }, h("h2", { id: "params-h" }, "Parameters"), paramsForm),
+    h("section", { "aria-labelledby": "backtest-h" }, h("h2", { id: "backtest-h" }, "Backtest"),
+      h("p", { class: "hint" }, "Runs the code over the bundled synthetic sample in a sandbox: fills at the next ",
+        "quote after each signal, long-only, no fees (see docs/backtest.md)."), backtestResult));
   const saveDraft = () => session.saveDraft(draftKey,
     { code: codeView.state.doc.toString(), spec: specView.state.doc.toString() });
   const common = { shortcuts, onChange: () => saveDraft() };
@@ -344,7 +372,12 @@ async function editorPage(name) {
     else check();
   };
   document.addEventListener("keydown", onKey);
-  cleanup = () => (codeView.destroy(), specView.destroy(), document.removeEventListener("keydown", onKey));
+  cleanup = () => {
+    alive = false;
+    codeView.destroy();
+    specView.destroy();
+    document.removeEventListener("keydown", onKey);
+  };
 
   // The document to send: the spec with the code inline; null (and a problem shown) when the YAML is broken.
   const documentToSend = () => {
@@ -424,11 +457,89 @@ async function editorPage(name) {
     try {
       const report = await call("check", { t: tenant(), n: doc.metadata.name }, { body: { spec: doc } });
       setProblems(report.findings || []);
+      if (report.parameters) showParams(report.parameters, report.params || {});
       const errors = (report.findings || []).filter((f) => f.severity !== "warning").length;
       const text = report.ok ? "Check passed: no errors." : `Check found ${errors} error(s).`;
       result.replaceChildren(h("p", { class: report.ok ? "ok" : "bad" }, text));
       announce(text);
     } catch (err) {
+      failed(err, result);
+    } finally {
+      idle();
+    }
+  }
+
+  // The declared parameters as a form; a change writes the value into spec.params in the spec editor.
+  function showParams(declared, values) {
+    const names = Object.keys(declared);
+    if (!names.length) {
+      paramsForm.replaceChildren(h("p", { class: "hint" }, "The strategy declares no parameters."));
+      return;
+    }
+    const setParam = (name, value) => {
+      let doc;
+      try {
+        doc = yamlLib.load(specView.state.doc.toString()) || {};
+      } catch {
+        return;
+      }
+      doc.spec = doc.spec || {};
+      doc.spec.params = { ...(doc.spec.params || {}), [name]: value };
+      const text = yamlLib.dump(doc, { flowLevel: 2, lineWidth: 100 });
+      specView.dispatch({ changes: { from: 0, to: specView.state.doc.length, insert: text } });
+    };
+    paramsForm.replaceChildren(h("table", { class: "params", "aria-label": "Parameters" }, h("tbody", {},
+      names.map((name) => {
+        const d = declared[name] || {};
+        const value = values[name] ?? d.default;
+        const id = `param-${name}`;
+        let input;
+        if (Array.isArray(d.enum)) {
+          input = h("select", { id, onchange: (e) => setParam(name, d.enum[e.target.selectedIndex]) },
+            d.enum.map((v) => h("option", { selected: v === value }, String(v))));
+        } else if (d.type === "boolean") {
+          input = h("input", { id, type: "checkbox", onchange: (e) => setParam(name, e.target.checked) });
+          input.checked = Boolean(value);
+        } else {
+          const numeric = d.type === "integer" || d.type === "number";
+          input = h("input", { id, type: numeric ? "number" : "text", min: d.minimum, max: d.maximum,
+            step: d.type === "integer" ? "1" : "any",
+            onchange: (e) => setParam(name, numeric ? Number(e.target.value) : e.target.value) });
+          input.value = value ?? "";
+        }
+        return h("tr", {}, h("th", {}, h("label", { for: id }, name)), h("td", {}, input),
+          h("td", { class: "hint" }, [d.type, d.minimum !== undefined || d.maximum !== undefined
+            ? `${d.minimum ?? ""}..${d.maximum ?? ""}` : "", d.description || ""].filter(Boolean).join(" · ")));
+      }))));
+  }
+
+  // Backtest: start a job, poll it, then show the statistics and the equity curve next to the code.
+  async function backtest() {
+    const doc = documentToSend();
+    if (!doc || !busy("Starting a backtest…")) return;
+    try {
+      const job = await call("backtest", { t: tenant() }, { body: { spec: doc } });
+      setProblems([]);
+      let state = job;
+      while (alive && (state.state === "queued" || state.state === "running")) {
+        const progress = state.state === "running" ? ` ${Math.round((state.progress || 0) * 100)} %` : "";
+        backtestResult.replaceChildren(h("p", {}, `Backtest ${state.state}${progress}…`));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        state = await call("backtestJob", { t: tenant(), id: job.id });
+      }
+      if (!alive) return;
+      if (state.state === "failed") {
+        const why = state.error || {};
+        backtestResult.replaceChildren(h("p", { class: "bad" }, why.title || "The backtest failed."),
+          h("ul", {}, (why.problems || []).map((p) => h("li", {}, p))));
+        announce("Backtest failed");
+      } else {
+        backtestResult.replaceChildren(...backtestView(state.result).filter(Boolean));
+        announce("Backtest done");
+      }
+      result.replaceChildren();
+    } catch (err) {
+      setProblems(problemFindings(err));
       failed(err, result);
     } finally {
       idle();
@@ -628,7 +739,7 @@ async function signalsPage(name) {
         h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
         h("td", { class: "num" }, s.strength ?? "—"), h("td", { class: "num" }, s.size ?? "—"),
         h("td", {}, s.reason ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
-      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".")[1]).find(Boolean);
+      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".").slice(1).find((part) => /^[A-Z0-9]/.test(part))).find(Boolean);
       if (symbol) {
         if (bars?.symbol !== symbol) bars = { symbol, data: await call("bars", { symbol }, { query: { limit: 600 } }) };
         const drawn = priceChart(bars.data, rows, symbol);

@@ -61,3 +61,32 @@ export function priceChart(bars, signals, symbol) {
   );
   return { chart, outside: ofSymbol.length - marks.length };
 }
+
+/** The equity curve of a backtest ([[iso time, equity], ...]) as an <svg> with a text alternative; null if empty. */
+export function equityChart(equity, capital) {
+  const points = equity.map(([t, v]) => [Date.parse(t) / 1000, Number(v)]).filter(([t, v]) => Number.isFinite(t + v));
+  if (points.length < 2) return null;
+  const LEFT = 84; // room for six-figure equity labels
+  const t0 = points[0][0];
+  const t1 = points[points.length - 1][0];
+  const values = points.map(([, v]) => v);
+  const lo = Math.min(capital, ...values);
+  const hi = Math.max(capital, ...values);
+  const x = (t) => LEFT + ((t - t0) / (t1 - t0 || 1)) * (W - LEFT - PAD.right);
+  const y = (v) => PAD.top + (1 - (v - lo) / (hi - lo || 1)) * (H - PAD.top - PAD.bottom);
+  const fmt = (v) => v.toLocaleString(undefined, { maximumFractionDigits: 2 });
+  const line = points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+  return svg(
+    "svg",
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "equity-title" },
+    svg("title", { id: "equity-title" },
+      `Equity from ${fmt(values[0])} to ${fmt(values[values.length - 1])}, range ${fmt(lo)}–${fmt(hi)}`),
+    svg("line", { x1: LEFT, x2: W - PAD.right, y1: y(capital), y2: y(capital), class: "axis" }),
+    svg("line", { x1: LEFT, x2: LEFT, y1: PAD.top, y2: H - PAD.bottom, class: "axis" }),
+    svg("text", { x: LEFT - 6, y: y(hi) + 4, class: "tick", "text-anchor": "end" }, fmt(hi)),
+    svg("text", { x: LEFT - 6, y: y(lo) + 4, class: "tick", "text-anchor": "end" }, fmt(lo)),
+    svg("text", { x: LEFT, y: H - 6, class: "tick" }, clock(t0)),
+    svg("text", { x: W - PAD.right, y: H - 6, class: "tick", "text-anchor": "end" }, clock(t1)),
+    svg("polyline", { points: line, class: "price" }),
+  );
+}
