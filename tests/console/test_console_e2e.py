@@ -494,3 +494,45 @@ def test_backtest_button_shows_statistics_and_equity_next_to_the_code(page, serv
     expect(page.locator("#backtest-result svg title")).to_contain_text("Equity from 100,000")
     assert "fast: 7" in page.get_by_role("textbox", name="Strategy spec").inner_text()
     shot(page, artifacts, "editor-backtest")
+
+
+def page_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_phone_width_dark_mode_and_long_yaml_lines(browser, server: Server, artifacts: Path) -> None:
+    """390 px wide: no sideways scrolling and Sign out on screen; dark mode when the system asks; a 1440 px edit
+    page with a long flow-style YAML line keeps its width (the editor scrolls inside)."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    try:
+        page = phone.new_page()
+        sign_in(page, server, "alice")
+        assert page_width(page) <= 390
+        sign_out = page.get_by_role("button", name="Sign out")
+        box = sign_out.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+        assert red + green + blue < 150, background  # dark
+        shot(page, artifacts, "fleet-phone-dark")
+    finally:
+        phone.close()
+    wide = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = wide.new_page()
+        sign_in(page, server, "alice")
+        nav(page, "New strategy")
+        symbols = ", ".join(f'"trades.SYM{i}-USD"' for i in range(60))
+        set_editor(
+            page,
+            "Strategy spec",
+            SPEC.format(window=20, cpu="250m").replace(
+                'subscriptions: ["trades.BTC-USD"]', f"subscriptions: [{symbols}]"
+            ),
+        )
+        assert page_width(page) <= 1440
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background  # light by default
+        shot(page, artifacts, "edit-long-yaml")
+    finally:
+        wide.close()

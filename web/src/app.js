@@ -248,8 +248,10 @@ async function fleetPage() {
       : [h("tr", {}, h("td", { colspan: 9 }, "No strategies yet. ", link("#/new", "Write one")))]));
     const rt = view.runtime || { reachable: true };
     banner.replaceChildren(...(rt.reachable ? [] : [h("div", { class: "banner", role: "alert" },
-      h("strong", {}, rt.source === "kubernetes" ? "The cluster cannot be reached. " : "The runtime is not running. "),
-      rt.message || "", " States below are unknown until it answers.")]));
+      ...(rt.source === "kubernetes"
+        ? [h("strong", {}, "The cluster cannot be reached. "), `${rt.message || ""}. `]
+        : [h("strong", {}, "The runtime is not running. "), "Start it with ", h("code", {}, "stratops up"), ". "]),
+      "States below are unknown until it answers.")]));
     updated.textContent = `Updated ${new Date().toLocaleTimeString()} · live`;
     errors.replaceChildren();
     if (first) announce(`${rows.length} strategies`);
