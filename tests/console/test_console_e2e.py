@@ -218,8 +218,16 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     commits.first.get_by_role("button", name="Diff").click()
     expect(commits.first.locator("pre.diff")).to_contain_text("50")
     shot(page, artifacts, "history")
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.on("dialog", lambda dialog: pytest.fail(f"a native dialog: {dialog.message}"))
     commits.nth(1).get_by_role("button", name="Roll back to here").click()
+    confirm = commits.nth(1).get_by_role("alertdialog", name=f"Roll back to {first[:8]}")
+    expect(confirm).to_be_visible()  # in the page, in the commit's own card, near the button
+    assert (
+        confirm.bounding_box()["y"] - commits.nth(1).get_by_role("button", name="Roll back to here").bounding_box()["y"]
+        < 80
+    )
+    shot(page, artifacts, "history-confirm")
+    confirm.get_by_role("button", name="Roll back").click()
     expect(page.get_by_text(f"Rolled back to {first[:8]}")).to_be_visible()
     expect(commits).to_have_count(3)
     current = server.api("alice").get("/v1/tenants/alice/strategies/crossing").json()

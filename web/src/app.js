@@ -694,17 +694,29 @@ async function historyPage(name) {
         diffHost.replaceChildren(problemBox(err));
       }
     } }, "Diff");
-    const rollback = h("button", { type: "button", onclick: async () => {
-      if (!window.confirm(`Roll ${name} back to ${shortSha(c.sha)}? This makes a new commit.`)) return;
+    // The confirmation opens in the page, right below the button that asked for it (no native confirm()).
+    const confirmHost = h("div", {});
+    const rollback = h("button", { type: "button", "aria-expanded": "false", onclick: () => {
+      const close = () => (confirmHost.replaceChildren(), rollback.setAttribute("aria-expanded", "false"), rollback.focus());
+      const yes = h("button", { type: "button", class: "danger", onclick: () => (confirmHost.replaceChildren(), doRollback()) },
+        "Roll back");
+      confirmHost.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-modal": "false",
+        "aria-label": `Roll back to ${shortSha(c.sha)}`, onkeydown: (e) => e.key === "Escape" && close() },
+      h("p", {}, `Roll ${name} back to ${shortSha(c.sha)}? This makes a new commit; history keeps the current one.`),
+      h("div", { class: "toolbar" }, yes, h("button", { type: "button", onclick: close }, "Cancel"))));
+      rollback.setAttribute("aria-expanded", "true");
+      yes.focus();
+    } }, "Roll back to here");
+    const doRollback = async () => {
       try {
         const out = await call("rollback", { t: tenant(), n: name }, { body: { to: c.sha } });
         announce(`Rolled back: commit ${shortSha(out.commit)}`);
         await historyPage(name);
         main.append(h("p", { class: "ok", role: "status" }, `Rolled back to ${shortSha(c.sha)}: commit ${shortSha(out.commit)}.`));
       } catch (err) {
-        result.replaceChildren(problemBox(err));
+        confirmHost.replaceChildren(problemBox(err));
       }
-    } }, "Roll back to here");
+    };
     return h("li", { class: "card" },
       h("h2", {}, h("code", {}, shortSha(c.sha)), " ", c.message || c.subject || ""),
       h("dl", { class: "meta" },
@@ -713,6 +725,7 @@ async function historyPage(name) {
         h("dt", {}, "Action"), h("dd", {}, c.action || "—"),
         h("dt", {}, "Digest"), h("dd", {}, h("code", {}, c.digest ? String(c.digest).slice(0, 16) : "—"))),
       h("div", { class: "toolbar" }, toggle, i === 0 ? null : rollback),
+      confirmHost,
       diffHost);
   }));
   page(`History of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("signals", name), "Signals")),
