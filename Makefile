@@ -48,6 +48,7 @@ cluster: install components
 	test -d $(FLEET)/.git || { $(BIN)/stratops init $(FLEET) --cluster dev && \
 	  $(BIN)/stratops tenant add demo --cpu 4 --memory 8Gi --repo $(FLEET) --no-push; }
 	$(BIN)/stratops cluster up --repo $(FLEET)
+
 # bubblewrap and libseccomp for the executors' kernel sandbox (`stratops up`): Debian's packages, installed
 # when we are root and they are missing. Without them `stratops up` refuses to run strategies and says why.
 sandbox:

@@ -8,6 +8,7 @@ still the ones on the branch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,6 +21,7 @@ from . import layout, remote, review
 from .diff import ObjectDiff, diff_objects
 from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Change, Fleet
+from .fleet_source import check_url
 from .manifests import render_folder
 from .preflight import Report, check_folder
 from .render import SPEC_FILE, STRATEGIES_DIR, folder_files, strategy_dir
@@ -69,9 +71,48 @@ class StaleBase(UserError):
         return "".join(c.text for c in self.changes)
 
 
-def init(path: Path, cluster: str, author: git.Actor) -> Fleet:
+def init(
+    path: Path,
+    cluster: str,
+    author: git.Actor,
+    source_url: str | None = None,
+    source_secret: str | None = None,
+    images: layout.Images | None = None,
+) -> Fleet:
+    """A new fleet repo; `source_url` is where Flux will fetch it from (tenants' GitRepositories use it),
+    `images` where the executor image comes from."""
     check_label(cluster, "cluster")
-    return fleet_mod.init_repo(path, layout.fleet_files(cluster), author)
+    if source_url:
+        source_url = check_url(source_url)
+    if source_secret:
+        check_label(source_secret, "source secret")
+    images = images or layout.Images()
+    check_images(images)
+    return fleet_mod.init_repo(path, layout.fleet_files(cluster, source_url, source_secret, images), author)
+
+
+_IMAGE_PATH = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+"
+
+
+def check_images(images: layout.Images) -> None:
+    """Image repository `host[:port]/path`, registry prefixes ending in `/`, a pull Secret name: all plain."""
+    problems = []
+    if not re.fullmatch(_IMAGE_PATH, images.repository) or len(images.repository) > 255:
+        problems.append(Problem("--image", repr(images.repository), "write it as registry.example.com/team/executor"))
+    for prefix in images.registries:
+        if not re.fullmatch(_IMAGE_PATH + "/", prefix) and not re.fullmatch(r"[a-z0-9.-]+(?::[0-9]+)?/", prefix):
+            problems.append(
+                Problem("--registry", repr(prefix), "write a prefix ending in '/', e.g. registry.example.com/team/")
+            )
+    if problems:
+        raise UserError("invalid image settings", problems)
+    if not any(images.repository.startswith(p) for p in images.allowed()):
+        raise UserError(
+            "the executor image would break the registry policy",
+            [Problem("--image", images.repository, f"allow it too: --registry {images.repository.rsplit('/', 1)[0]}/")],
+        )
+    if images.pull_secret:
+        check_label(images.pull_secret, "image pull secret")
 
 
 def parse_key(key: str) -> tuple[str, str]:

@@ -18,9 +18,12 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from . import flux, kubeschema, layout
 from .errors import Problem, UserError
 from .fleet import Fleet
+from .flux_refs import reference_problems
 from .kustomize import KUSTOMIZATION_FILE
 from .policy import PolicySet, load_policies
 from .policy.model import PolicyError
@@ -80,7 +83,40 @@ def check_repo(path_or_fleet: Path | str | Fleet, changed_since: str | None = No
     root = (path_or_fleet.path if isinstance(path_or_fleet, Fleet) else Path(path_or_fleet)).resolve()
     if not root.is_dir():
         raise UserError("cannot check the fleet repo", [Problem(str(root), "is not a folder", "give its folder")])
-    return _Checker(root, _changed_paths(root, changed_since) if changed_since else None).run()
+    changed = _changed_paths(root, changed_since) if changed_since else None
+    report = _Checker(root, changed).run()
+    if changed_since and changed:
+        report.findings += _unbumped_charts(root, changed_since, changed)
+    return report
+
+
+def _unbumped_charts(root: Path, rev: str, changed: set[str]) -> list[Finding]:
+    """A chart changed without a new Chart.yaml version never reaches the cluster: source-controller
+    (reconcileStrategy ChartVersion) rebuilds a chart artifact only when the version changes."""
+    findings = []
+    for chart in sorted({"/".join(p.split("/")[:2]) for p in changed if p.startswith("charts/") and p.count("/") >= 2}):
+        meta = root / chart / "Chart.yaml"
+        old = subprocess.run(
+            ["git", "show", f"{rev}:{chart}/Chart.yaml"], cwd=root, capture_output=True, text=True, check=False
+        )
+        if not meta.is_file() or old.returncode != 0:
+            continue  # a chart added or removed: nothing cached to go stale
+        try:
+            before, after = (str((yaml.safe_load(t) or {}).get("version")) for t in (old.stdout, meta.read_text()))
+        except (yaml.YAMLError, AttributeError):
+            continue  # the chart's own checks report a broken Chart.yaml
+        if before == after:
+            findings.append(
+                Finding(
+                    "layout",
+                    "error",
+                    f"{chart}/Chart.yaml",
+                    "",
+                    f"the chart changed since {rev} but its version is still {after}: Flux would keep "
+                    "running the old chart (bump `version`)",
+                )
+            )
+    return findings
 
 
 def _changed_paths(root: Path, rev: str) -> set[str]:
@@ -110,6 +146,7 @@ class _Checker:
         if changed is not None and all(_strategy_folder(p) for p in changed):
             self.only = {_strategy_folder(p) for p in changed}
         self.quiet = False
+        self.flux_objects: list[tuple[dict[str, Any], str]] = []  # every Flux object Flux would apply
 
     def run(self) -> Report:
         if not (self.root / "stratops.yaml").is_file():
@@ -127,9 +164,20 @@ class _Checker:
             self._validate(item)
             self._admit(item, namespaces, policies)
         self.quiet = False
+        self.flux_objects += [(o.obj, o.file) for o in everything if flux.is_flux(o.obj)]
+        self.accounts = [(o.obj, o.file) for o in everything if _is(o.obj, "v1", "ServiceAccount")]
         self._strategies(namespaces, policies, everything)
+        self._references(namespaces)
         self.report.checked.sort()
         return self.report
+
+    def _references(self, namespaces: dict[str, dict[str, Any]]) -> None:
+        labels = {name: (ns.get("metadata") or {}).get("labels") or {} for name, ns in namespaces.items()}
+        tenants = {name for name, found in labels.items() if TENANT_LABEL in found}
+        for problem in reference_problems(self.flux_objects, tenants, self.accounts):
+            self.quiet = self.only is not None and _strategy_folder(problem.file) not in self.only
+            self._add("flux", problem.file, problem.object, problem.message, problem.severity)
+        self.quiet = False
 
     # --- findings -----------------------------------------------------------------
 
@@ -168,6 +216,7 @@ class _Checker:
                 if not flux.is_flux(doc):
                     continue  # flux bootstrap's own components (clusters/<c>/flux-system/)
                 self._validate(_Object(doc, rel))
+                self.flux_objects.append((doc, rel))
                 cluster = PurePosixPath(rel).parts[1]
                 if _is(doc, "kustomize.toolkit.fluxcd.io/v1", "Kustomization"):
                     kustomizations.append((rel, doc))
@@ -299,6 +348,7 @@ class _Checker:
             tenant, name = folder.parent.name, folder.name
             if self.only is not None and rel not in self.only:
                 usage.setdefault(tenant, []).append((rel, *_requested(folder)))  # counted, not rendered
+                self.flux_objects += _releases(folder, rel, tenant)
                 continue
             if not (folder / KUSTOMIZATION_FILE).is_file():
                 self._add("layout", rel, "", "has no kustomization.yaml: Flux applies its YAML files as they are")
@@ -341,6 +391,7 @@ class _Checker:
         for obj in rendered.built:
             if flux.is_flux(obj):
                 self._validate(_Object(obj, f"{rel}/helmrelease.yaml"))
+                self.flux_objects.append((obj, f"{rel}/helmrelease.yaml"))
             if obj.get("metadata", {}).get("namespace") != tenant:
                 ref = kubeschema.object_ref(obj)
                 self._add("layout", f"{rel}/{KUSTOMIZATION_FILE}", ref, f"is not in the tenant's namespace {tenant!r}")
@@ -450,6 +501,20 @@ def _requested(folder: Path) -> tuple[Decimal, Decimal]:
         return quantity(str(resources["cpu"])) or Decimal(0), quantity(str(resources["memory"])) or Decimal(0)
     except (OSError, UnicodeDecodeError, UserError, KeyError, TypeError):
         return Decimal(0), Decimal(0)
+
+
+def _releases(folder: Path, rel: str, tenant: str) -> list[tuple[dict[str, Any], str]]:
+    """An unchanged strategy folder's HelmReleases, read without rendering (for references to them)."""
+    try:
+        docs = load_all((folder / "helmrelease.yaml").read_text(encoding="utf-8"), rel)
+    except (OSError, UnicodeDecodeError, UserError):
+        return []
+    out = []
+    for doc in docs:
+        if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
+            doc["metadata"]["namespace"] = tenant
+            out.append((doc, f"{rel}/helmrelease.yaml"))
+    return out
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:

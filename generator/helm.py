@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 from functools import cache
@@ -17,6 +16,7 @@ import pyhelm3.errors
 
 from .assets import PACKAGE_DIR
 from .errors import Problem, UserError
+from .yamlio import portable_json
 
 _LOCAL_HELM = PACKAGE_DIR.parent / ".tools" / "helm"
 
@@ -57,16 +57,9 @@ def _helm_executable(configured: str | None) -> str:
     )
 
 
-# Characters YAML does not take raw inside a flow scalar: non-printables, and the YAML 1.1 line breaks
-# (NEL, LS, PS) and BOM that go-yaml treats as structure. JSON already escapes the C0 controls.
-_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
-
-
 def yaml_safe_json(values: Any) -> bytes:
-    """JSON that YAML parsers accept: helm reads values as YAML, and its parser rejects both the
-    surrogate-pair escapes ASCII JSON uses outside the BMP and raw non-printable characters."""
-    text = json.dumps(values, ensure_ascii=False)
-    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
+    """Values as helm reads them on stdin: JSON that YAML parsers read as the same data."""
+    return portable_json(values).encode()
 
 
 class _Command(pyhelm3.Command):

@@ -58,7 +58,51 @@ def validate(obj: dict[str, Any]) -> list[Problem]:
             Problem(ref, f"no Kubernetes {KUBERNETES_VERSION} schema for {obj.get('apiVersion')} {obj.get('kind')}")
         ]
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-    return [Problem(f"{ref} {_path(e)}", e.message) for e in errors]
+    return [Problem(f"{ref} {_path(e)}", e.message) for e in errors] + label_problems(obj)
+
+
+# The API server's label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue); the OpenAPI
+# schemas say only "string", so a label such as `helm.sh/chart: x-0.1.0+abc` passes them and is refused on apply.
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def label_problems(obj: dict[str, Any]) -> list[Problem]:
+    """Invalid label keys and values anywhere in the object (metadata.labels, pod templates, matchLabels)."""
+    ref = object_ref(obj)
+    return [Problem(f"{ref} {where}", what) for where, what in _walk_labels(obj, "")]
+
+
+def _walk_labels(node: Any, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    items = enumerate(node) if isinstance(node, list) else node.items() if isinstance(node, dict) else ()
+    for key, value in items:
+        here = f"{path}[{key}]" if isinstance(node, list) else f"{path}.{key}"
+        is_labels = key == "matchLabels" or (key == "labels" and path.endswith("metadata"))
+        if is_labels and isinstance(value, dict):
+            found += [(here, message) for message in _bad_labels(value)]
+        else:
+            found += _walk_labels(value, here)
+    return found
+
+
+def _bad_labels(labels: dict[str, Any]) -> list[str]:
+    out = []
+    for key, value in labels.items():
+        prefix, _, name = str(key).rpartition("/")
+        if (
+            len(name) > 63
+            or not _LABEL_NAME.fullmatch(name)
+            or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+        ):
+            out.append(f"label key {key!r} is not a valid qualified name")
+        text = "" if value is None else str(value)
+        if len(text) > 63 or (text and not _LABEL_NAME.fullmatch(text)):
+            out.append(
+                f"label {key}: value {text!r} must be at most 63 characters of letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit"
+            )
+    return out
 
 
 def _path(error: jsonschema.ValidationError) -> str:

@@ -9,6 +9,8 @@ takes every sub-folder with a kustomization.yaml (system/, tenants/<t>/), so
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,28 @@ RESTRICTED_PSA = {
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 
-def fleet_files(cluster: str) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class Images:
+    """Where the executor image comes from: its repository, a pull Secret, and the registry prefixes the
+    restrict-image-registries policy allows (default: the repository's own folder)."""
+
+    repository: str = EXECUTOR_IMAGE
+    pull_secret: str | None = None
+    registries: tuple[str, ...] = ()
+
+    def allowed(self) -> tuple[str, ...]:
+        return self.registries or (self.repository.rsplit("/", 1)[0] + "/",)
+
+
+def fleet_files(
+    cluster: str, source_url: str | None = None, source_secret: str | None = None, images: Images | None = None
+) -> dict[str, bytes]:
+    images = images or Images()
+    marker: dict[str, Any] = {"apiVersion": "stratops.io/v1", "kind": "Fleet", "cluster": cluster}
+    if source_url:  # where Flux fetches this repo from (each tenant's GitRepository uses it)
+        marker["source"] = {"url": source_url, **({"secretName": source_secret} if source_secret else {})}
     files: dict[str, bytes] = {
-        "stratops.yaml": dump_yaml(
-            {"apiVersion": "stratops.io/v1", "kind": "Fleet", "cluster": cluster},
-            "# Marks this repo as a stratops fleet repo.\n",
-        ).encode(),
+        "stratops.yaml": dump_yaml(marker, "# Marks this repo as a stratops fleet repo.\n").encode(),
         "README.md": (TEMPLATES_DIR / "fleet-README.md").read_bytes(),
         "strategies/README.md": b"One folder per strategy (<tenant>/<name>/), written by `stratops deploy`.\n",
         f"{TENANTS_DIR}/README.md": b"One folder per tenant (namespace, quota, limits, network), written by "
@@ -49,8 +67,45 @@ def fleet_files(cluster: str) -> dict[str, bytes]:
     files |= _copy_tree(CHART_DIR, "charts/strategy-executor")
     files |= _policy_files()
     files |= _cluster_files(cluster)
-    files |= _system_files()
-    return files
+    files |= _system_files(images)
+    return _with_images(files, images)
+
+
+_DEFAULT_REPOSITORY = f"  repository: {EXECUTOR_IMAGE}\n"
+_DEFAULT_PULL_SECRETS = "imagePullSecrets: []\n"
+_DEFAULT_REGISTRIES = """      expression: "['ghcr.io/stratops/']"\n"""
+
+
+def _with_images(files: dict[str, bytes], images: Images) -> dict[str, bytes]:
+    """The fleet's copies of the chart defaults and of the registry policy, set to `images` (validated names:
+    nothing here needs quoting beyond JSON's)."""
+    if images == Images():
+        return files
+    values, policy = (
+        "charts/strategy-executor/values.yaml",
+        "policies/restrict-image-registries/restrict-image-registries.yaml",
+    )
+    secrets = [images.pull_secret] if images.pull_secret else []
+    replacements = {
+        values: [
+            (_DEFAULT_REPOSITORY, f"  repository: {json.dumps(images.repository)}\n"),
+            (_DEFAULT_PULL_SECRETS, f"imagePullSecrets: {json.dumps(secrets)}\n"),
+        ],
+        policy: [(_DEFAULT_REGISTRIES, f"      expression: {json.dumps(_cel_list(images.allowed()))}\n")],
+    }
+    out = dict(files)
+    for path, pairs in replacements.items():
+        text = out[path].decode()
+        for old, new in pairs:
+            if old not in text:
+                raise RuntimeError(f"{path} no longer holds {old.strip()!r}: update layout._with_images")
+            text = text.replace(old, new, 1)
+        out[path] = text.encode()
+    return out
+
+
+def _cel_list(prefixes: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{p}'" for p in prefixes) + "]"
 
 
 def kustomization(resources: list[str], namespace: str | None = None) -> bytes:
@@ -106,6 +161,9 @@ def _cluster_files(cluster: str) -> dict[str, bytes]:
             "retryInterval": "1m",
             "path": f"./{name}",
             "prune": True,
+            # The platform's own identity (flux bootstrap binds it to cluster-admin): needed under
+            # --default-service-account, which would otherwise apply these as flux-system's `default`.
+            "serviceAccountName": "kustomize-controller",
             "sourceRef": {"kind": "GitRepository", "name": FLUX_NAMESPACE},
             **health_spec,
         }
@@ -124,7 +182,7 @@ def _cluster_files(cluster: str) -> dict[str, bytes]:
 # --- infrastructure/system: namespace, market feed, signal sink -------------------------
 
 
-def _system_files() -> dict[str, bytes]:
+def _system_files(images: Images) -> dict[str, bytes]:
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -141,22 +199,22 @@ def _system_files() -> dict[str, bytes]:
         (FEED, "# Market data over ZeroMQ PUB; executors subscribe.\n"),
         (SINK, "# Collects signals from executors (ZeroMQ PULL).\n"),
     ):
-        files[f"{SYSTEM_DIR}/{component['name']}.yaml"] = dump_all(_component(component), header)
+        files[f"{SYSTEM_DIR}/{component['name']}.yaml"] = dump_all(_component(component, images), header)
     return files
 
 
-def executor_image() -> str:
+def executor_image(repository: str = EXECUTOR_IMAGE) -> str:
     chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
-    return f"{EXECUTOR_IMAGE}:{chart['appVersion']}"
+    return f"{repository}:{chart['appVersion']}"
 
 
-def _component(component: dict[str, Any]) -> list[dict[str, Any]]:
+def _component(component: dict[str, Any], images: Images) -> list[dict[str, Any]]:
     """A Deployment and a Service from the executor image, hardened like a strategy pod."""
     name, port = component["name"], component["port"]
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "stratops"}
     container = {
         "name": name.split("-")[1],
-        "image": executor_image(),
+        "image": executor_image(images.repository),
         "command": component["args"],
         "ports": [{"name": "zmq", "containerPort": port, "protocol": "TCP"}],
         "securityContext": {
@@ -191,6 +249,7 @@ def _component(component: dict[str, Any]) -> list[dict[str, Any]]:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
+                    **({"imagePullSecrets": [{"name": images.pull_secret}]} if images.pull_secret else {}),
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },
             },

@@ -1,7 +1,10 @@
 """Strategy -> Helm values -> the files of its folder in the fleet repo.
 
-jinja2 writes YAML only through `tojson` (JSON is YAML), and values.yaml is
-written by a YAML serializer: no user text is ever concatenated into YAML.
+jinja2 writes YAML only through `tojson` (JSON is YAML), values.yaml is JSON
+(Helm reads it as YAML 1.1, where a bare `y` or `off` is a boolean: JSON quotes
+every string, so every reader sees the same data), and the other files go
+through a YAML serializer that quotes such strings: no user text is ever
+concatenated into YAML.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import jinja2
-import yaml
 
+from . import yamlio
 from .assets import TEMPLATES_DIR
 from .spec import Strategy, canonical_json
 
@@ -50,7 +53,7 @@ def values_for(strategy: Strategy) -> dict[str, Any]:
 
 
 def dump_yaml(data: Any, header: str = "") -> str:
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return yamlio.dump(data, header)
 
 
 def folder_files(strategy: Strategy) -> dict[str, bytes]:
@@ -67,7 +70,7 @@ def folder_files(strategy: Strategy) -> dict[str, bytes]:
         SPEC_FILE: dump_yaml(
             strategy.document(), f"# The strategy as submitted (normalized). Spec-Digest: {strategy.digest}\n"
         ),
-        VALUES_FILE: dump_yaml(values_for(strategy), GENERATED_HEADER),
+        VALUES_FILE: GENERATED_HEADER + yamlio.portable_json(values_for(strategy), indent=2) + "\n",
         "helmrelease.yaml": env.get_template("helmrelease.yaml.j2").render(**names),
         "kustomization.yaml": env.get_template("kustomization.yaml.j2").render(**names),
         "kustomizeconfig.yaml": (TEMPLATES_DIR / "kustomizeconfig.yaml").read_text(),

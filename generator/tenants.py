@@ -4,8 +4,13 @@ A tenant is the folder infrastructure/tenants/<tenant>/: namespace.yaml (Pod
 Security Admission `restricted`, the tenant label, and the caps as annotations:
 `stratops.io/max-cpu` and `stratops.io/max-memory` per strategy — read by the spec
 check and the cluster policies — and `stratops.io/max-strategies`),
-resourcequota.yaml (the tenant's total CPU and memory), limitrange.yaml and
-networkpolicy.yaml (deny everything but egress to the feed, the sink and DNS).
+resourcequota.yaml (the tenant's total CPU and memory), limitrange.yaml,
+networkpolicy.yaml (deny everything but egress to the feed, the sink and DNS),
+and what Flux's multi-tenancy lockdown needs (`--no-cross-namespace-refs`,
+`--default-service-account`): reconciler.yaml, the ServiceAccount the tenant's
+HelmReleases run as with a RoleBinding to the `admin` ClusterRole in the namespace
+only, and source.yaml, a GitRepository of the fleet repo (charts only) in the
+namespace, which the HelmReleases take their chart from.
 A deploy is refused when the tenant's strategies would exceed the quota or the count.
 """
 
@@ -17,11 +22,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import git
+import yaml
 
 from . import fleet as fleet_mod
 from . import layout
 from .errors import Problem, UserError
 from .fleet import MAIN_BRANCH, Fleet
+from .fleet_source import FleetSource, fleet_source
 from .policy import PolicySet, load_policies
 from .render import SPEC_FILE, STRATEGIES_DIR
 from .spec import Caps, quantity
@@ -36,6 +43,8 @@ MAX_MEMORY = "stratops.io/max-memory"
 MAX_STRATEGIES = "stratops.io/max-strategies"
 QUOTA_NAME = "tenant-quota"
 QUOTA_FILE = "resourcequota.yaml"
+RECONCILER = "stratops-reconciler"  # the ServiceAccount a tenant's HelmReleases are applied as
+CHART_SOURCE = "stratops-fleet"  # the tenant's GitRepository of the fleet repo
 
 
 def tenant_dir(tenant: str) -> PurePosixPath:
@@ -114,11 +123,16 @@ def add_tenant(
     _check_usage(fleet, name, cpu, memory, max_strategies, per_cpu, per_memory)
     if name == layout.SYSTEM_NAMESPACE or name.startswith("kube-") or name in ("default", layout.FLUX_NAMESPACE):
         raise UserError("reserved tenant name", [Problem("tenant", name, "pick a name that is not a system namespace")])
-    files = tenant_files(name, cpu, memory, max_strategies, per_cpu, per_memory)
+    source = known_source(fleet)
+    files = tenant_files(name, cpu, memory, max_strategies, per_cpu, per_memory, source)
     current = fleet.read_folder(tenant_dir(name))
     verb = "change" if current else "add"
     body = f"Quota cpu={cpu} memory={memory}, at most {max_strategies} strategies of cpu={per_cpu} memory={per_memory}."
-    return _commit(fleet, name, files, author, f"tenant {verb} {name}", body, push)
+
+    outcome = _commit(fleet, name, files, author, f"tenant {verb} {name}", body, push)
+    if source is None:
+        outcome.warnings.append(NO_SOURCE_YET)
+    return outcome
 
 
 def remove_tenant(fleet: Fleet, name: str, author: git.Actor, force: bool = False, push: bool = True) -> Outcome:
@@ -162,9 +176,47 @@ def list_tenants(fleet: Fleet, rev: str = MAIN_BRANCH) -> list[dict[str, Any]]:
     return rows
 
 
+NO_SOURCE_YET = (
+    "No chart source yet: where Flux fetches the fleet repo from is unknown. Flux bootstrap (or "
+    "`stratops cluster up`) adds it to every tenant; or give it: `stratops init --source-url`."
+)
+
+
+def known_source(fleet: Fleet) -> FleetSource | None:
+    try:
+        return fleet_source(fleet)
+    except UserError:
+        return None
+
+
+def with_chart_source(files: dict[str, bytes], source: FleetSource) -> dict[str, bytes]:
+    """A tenant folder's files with its chart source (source.yaml) set to `source`."""
+    header = files.get("namespace.yaml", b"").split(b"\n", 1)[0].decode() + "\n"
+    out = dict(files)
+    out["source.yaml"] = (header + layout.dump_yaml(_chart_source(source))).encode()
+    kust = yaml.safe_load(files["kustomization.yaml"]) if "kustomization.yaml" in files else None
+    if isinstance(kust, dict) and "source.yaml" not in (kust.get("resources") or []):
+        out["kustomization.yaml"] = layout.kustomization(
+            [*kust.get("resources", []), "source.yaml"], kust.get("namespace")
+        )
+    return out
+
+
+def chart_source_changes(fleet: Fleet, source: FleetSource) -> dict[PurePosixPath, dict[str, bytes]]:
+    """Every tenant folder whose chart source differs from `source`, rewritten (for flux bootstrap's commit)."""
+    changes = {}
+    for folder in fleet.list_folders(layout.TENANTS_DIR, 1):
+        files = fleet.read_folder(folder) or {}
+        updated = with_chart_source(files, source)
+        if updated != files:
+            changes[folder] = updated
+    return changes
+
+
 def tenant_files(
-    name: str, cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str
+    name: str, cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str, source: FleetSource | None
 ) -> dict[str, bytes]:
+    """The tenant's folder; without a known `source` (Flux not bootstrapped yet) no source.yaml."""
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -208,14 +260,47 @@ def tenant_files(
         },
     }
     header = f"# Tenant {name}: written by `stratops tenant add`.\n"
-    return {
+    files = {
         "kustomization.yaml": layout.kustomization(
-            ["namespace.yaml", QUOTA_FILE, "limitrange.yaml", "networkpolicy.yaml"], name
+            ["namespace.yaml", QUOTA_FILE, "limitrange.yaml", "networkpolicy.yaml", "reconciler.yaml"], name
         ),
+        "reconciler.yaml": layout.dump_all(_reconciler(name), header),
         "namespace.yaml": (header + layout.dump_yaml(namespace)).encode(),
         QUOTA_FILE: (header + layout.dump_yaml(quota)).encode(),
         "limitrange.yaml": (header + layout.dump_yaml(limits)).encode(),
         "networkpolicy.yaml": layout.dump_all(_network_policies(), header),
+    }
+    return with_chart_source(files, source) if source else files
+
+
+def _reconciler(name: str) -> list[dict[str, Any]]:
+    """The identity helm-controller applies the tenant's releases as: admin of this namespace, nothing else."""
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": RECONCILER}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": RECONCILER},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": RECONCILER, "namespace": name}],
+    }
+    return [account, binding]
+
+
+def _chart_source(source: FleetSource) -> dict[str, Any]:
+    """The fleet repo as a source in the tenant's namespace; only charts/ goes into its artifact."""
+    spec: dict[str, Any] = {
+        "interval": "10m",
+        "url": source.url,
+        "ref": {"branch": MAIN_BRANCH},
+        "ignore": "/*\n!/charts/\n",
+    }
+    if source.secret:
+        spec["secretRef"] = {"name": source.secret}
+    return {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": CHART_SOURCE},
+        "spec": spec,
     }
 
 

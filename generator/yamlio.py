@@ -11,6 +11,8 @@ document before the (slower) construction starts.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,3 +197,132 @@ def _check_value_shape(value: Any, origin: str) -> None:
                 [Problem(origin, f"nested more than {MAX_DEPTH} levels deep", "flatten it")],
             )
         stack.extend((child, depth + 1) for child in children)
+
+
+# --- writing: data every YAML reader reads the same way ------------------------------------
+
+# Characters YAML does not take raw inside a flow scalar: non-printables, and the YAML 1.1 line breaks
+# (NEL, LS, PS) and BOM that go-yaml treats as structure. JSON already escapes the C0 controls.
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def portable_json(data: Any, indent: int | None = None) -> str:
+    """JSON that YAML 1.1 (PyYAML, Helm's go-yaml) and 1.2 parsers read as the same data.
+
+    Strings are quoted, so `y`, `no` or `on` stay strings; floats always carry a dot and a signed
+    exponent (`1.0e+20`), which YAML 1.1 needs to read a float rather than a string; characters YAML
+    refuses raw are escaped; surrogate pairs are never escaped (go-yaml refuses them).
+    """
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", _encode(data, indent, 0))
+
+
+def _encode(value: Any, indent: int | None, depth: int) -> str:
+    if isinstance(value, dict):
+        items = [f"{json.dumps(str(k), ensure_ascii=False)}: {_encode(v, indent, depth + 1)}" for k, v in value.items()]
+        return _join("{", items, "}", indent, depth)
+    if isinstance(value, list | tuple):
+        return _join("[", [_encode(v, indent, depth + 1) for v in value], "]", indent, depth)
+    if isinstance(value, float) and math.isfinite(value):
+        mantissa, e, exponent = repr(value).partition("e")
+        return (mantissa if "." in mantissa else f"{mantissa}.0") + e + exponent
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _join(opening: str, items: list[str], closing: str, indent: int | None, depth: int) -> str:
+    if not items:
+        return opening + closing
+    if indent is None:
+        return opening + ", ".join(items) + closing
+    pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+    return opening + "\n" + ",\n".join(inner + i for i in items) + "\n" + pad + closing
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    """SafeDumper that also quotes what go-yaml v2 (Helm, sigs.k8s.io/yaml) reads as a boolean: y, n."""
+
+
+for _first in "yYnN":
+    _QuotingDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile("^(?:y|Y|n|N)$"), [_first])
+_QuotingDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("^[-+]?0[oO][0-7_]+$"), list("-+0"))
+_QuotingDumper.add_implicit_resolver(  # Go's floats: `1e3` is one there, a string to PyYAML
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+
+def dump(data: Any, header: str = "") -> str:
+    """Block YAML for people to read, with every string a YAML 1.1 or 1.2 reader could take for
+    something else quoted."""
+    return header + yaml.dump(
+        data, Dumper=_QuotingDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+
+
+# --- reading as Helm does ------------------------------------------------------------------
+
+
+class _HelmLoader(yaml.SafeLoader):
+    """YAML as Helm and helm-controller read values (sigs.k8s.io/yaml over go-yaml v2): `y`/`n` are
+    booleans too, floats are Go's (`1e3` is one), ints take Go prefixes, timestamps stay strings."""
+
+
+_HelmLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag.rsplit(":", 1)[1] not in ("int", "float", "timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "yYnN":
+    _HelmLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile("^(?:y|Y|n|N)$"), [_first])
+_HelmLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+_HelmLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+_BOOLS = {"y": True, "yes": True, "true": True, "on": True, "n": False, "no": False, "false": False, "off": False}
+
+
+def _helm_bool(loader: _HelmLoader, node: yaml.ScalarNode) -> bool:
+    return _BOOLS[loader.construct_scalar(node).lower()]
+
+
+def _helm_int(loader: _HelmLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return sign * int(digits, 8)  # Go's base-0 ParseInt: a leading 0 is octal
+    return sign * int(digits, 0)
+
+
+_HelmLoader.add_constructor("tag:yaml.org,2002:bool", _helm_bool)
+_HelmLoader.add_constructor("tag:yaml.org,2002:int", _helm_int)
+_HelmLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def _helm_mapping(loader: _HelmLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    """Keys become strings as sigs.k8s.io/yaml makes them (true -> "true"); the later duplicate wins."""
+    loader.flatten_mapping(node)
+    return {
+        _key_text(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True) for k, v in node.value
+    }
+
+
+_HelmLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _helm_mapping)
+
+
+def load_helm_values(text: str, origin: str = "values") -> Any:
+    """Parse values as Helm does (see _HelmLoader), within the same bounds as every other document."""
+    _check_shape(text, origin, True)
+    return yaml.load(text, Loader=_HelmLoader)
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "null" if key is None else str(key)

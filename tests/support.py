@@ -9,6 +9,8 @@ from pathlib import Path
 import git
 
 AUTHOR = git.Actor("Ann Analyst", "ann@example.com")
+# Where Flux would fetch test fleets from (tenants' GitRepositories point there; nothing fetches it offline).
+FLEET_URL = "https://git.example.com/acme/fleet.git"
 TENANTS = ("alice", "bob")
 
 
@@ -23,7 +25,7 @@ def new_fleet(
     from generator import actions
     from generator.tenants import add_tenant
 
-    fleet = actions.init(path, cluster, AUTHOR)
+    fleet = actions.init(path, cluster, AUTHOR, FLEET_URL)
     for tenant in tenants:
         add_tenant(fleet, tenant, *quota, AUTHOR, push=False)
     return fleet

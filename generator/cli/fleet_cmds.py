@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .. import actions
+from .. import actions, layout
 from .common import author_of, author_option, open_fleet, repo_option, tenant_option
 
 # Exit status when the change is committed locally but could not be pushed to the remote.
@@ -30,10 +30,38 @@ push_option = click.option(
     "--cluster", default="local", show_default=True, help="Write the Flux layout for this cluster (clusters/NAME/)."
 )
 @click.option("--remote", "remote_url", default=None, help="Add this URL as the remote origin and push main to it.")
+@click.option(
+    "--source-url",
+    default=None,
+    help="Where Flux fetches this repo from (tenants' chart sources); default: the --remote URL, or what "
+    "`flux bootstrap` commits.",
+)
+@click.option("--source-secret", default=None, help="Name of the git credentials Secret in each tenant namespace.")
+@click.option(
+    "--image", default=layout.EXECUTOR_IMAGE, show_default=True, help="The executor image repository you push to."
+)
+@click.option(
+    "--registry",
+    "registries",
+    multiple=True,
+    help="An image prefix the registry policy allows (repeatable); default: the --image repository's folder.",
+)
+@click.option("--image-pull-secret", default=None, help="A Secret (dockerconfigjson) for pulling the image.")
 @author_option
-def init(path: Path, cluster: str, remote_url: str | None, author: str | None) -> None:
+def init(
+    path: Path,
+    cluster: str,
+    remote_url: str | None,
+    source_url: str | None,
+    source_secret: str | None,
+    image: str,
+    registries: tuple[str, ...],
+    image_pull_secret: str | None,
+    author: str | None,
+) -> None:
     """Create a fleet repo at PATH, laid out for Flux."""
-    fleet = actions.init(path, cluster, author_of(author))
+    images = layout.Images(image, image_pull_secret, tuple(registries))
+    fleet = actions.init(path, cluster, author_of(author), source_url, source_secret, images)
     click.echo(f"created fleet repo {fleet.path} (cluster {cluster})")
     if remote_url:
         fleet.repo.create_remote("origin", remote_url)

@@ -57,6 +57,8 @@ def tenant_add(
         push=push,
     )
     _print_outcome(outcome)
+    for warning in outcome.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @tenant.command("list")

@@ -15,7 +15,9 @@ from typing import Any
 import git
 import yaml
 
+from .. import tenants
 from ..fleet import MAIN_BRANCH, Fleet
+from ..fleet_source import FleetSource
 from ..layout import FLUX_NAMESPACE, dump_all
 from . import components
 
@@ -102,8 +104,10 @@ def commit(fleet: Fleet, cluster: str, url: str) -> str | None:
     """Commit clusters/<cluster>/flux-system/ into the fleet; None when it is already there as generated."""
     folder = PurePosixPath(f"clusters/{cluster}/flux-system")
     with fleet.lock():
+        # Each tenant's chart source is the fleet repo as Flux fetches it: now known, as `flux bootstrap` commits it.
+        sources = tenants.chart_source_changes(fleet, FleetSource(url))
         return fleet.commit_folders(
-            {folder: flux_system_files(cluster, url)},
+            {folder: flux_system_files(cluster, url), **sources},
             f"Add Flux sync manifests for cluster {cluster}\n\nServed at {url}.",
             BOOTSTRAP_AUTHOR,
         )

@@ -141,7 +141,7 @@ class Demo:
         self.check("stratops deploy refused it, nothing committed", result.returncode == 2)
         self.step("the same change hand-edited into values.yaml and committed with git, bypassing stratops")
         values = self.repo / "strategies/demo/ma-crossover/values.yaml"
-        values.write_text(values.read_text().replace("cpu: 250m", "cpu: '4'"))
+        values.write_text(values.read_text().replace('"cpu": "250m"', '"cpu": "4"'))
         self.run_cmd("git", "commit", "-q", "-am", "give ma-crossover more CPU")
         self.wait(
             "the runtime's admission refuses it (policy require-resources-within-caps)",

@@ -1,8 +1,9 @@
-"""The last step before an executor runs: `python -m generator.runtime.launch CONFIG.json`.
+"""The last step before an executor runs: `python -I -S generator/runtime/launch.py CONFIG.json`.
 
-Run as a fresh process (not a Popen preexec_fn, which is unsafe in a threaded parent), so it
-imports only the standard library. In order: die with the parent (PR_SET_PDEATHSIG, and exit
-if the parent is already gone), join the cgroups, set rlimits and niceness. Then either
+Run as a fresh process (not a Popen preexec_fn, which is unsafe in a threaded parent); it
+imports only the standard library, so it runs without `site` and starts fast. In order: die
+with the parent (PR_SET_PDEATHSIG, and exit if the parent is already gone), join the cgroups,
+set rlimits and niceness. Then either
 
 * sandboxed (`config["sandbox"]`): open the seccomp program, stage every path bubblewrap will
   bind (see `stage`), drop to the pod's uid/gid on the host, set no_new_privs and the death

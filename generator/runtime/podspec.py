@@ -87,8 +87,9 @@ def _extract(key: str, objects: list[dict[str, Any]]) -> PodSpec:
         raise PodSpecError(f"the local runtime runs pods of one container, this one has {len(containers)}")
     container = containers[0]
     image = str(container.get("image", ""))
-    if image.split("@")[0].rsplit(":", 1)[0] != EXECUTOR_IMAGE:
-        raise PodSpecError(f"image {image!r}: the local runtime runs only {EXECUTOR_IMAGE}")
+    repository = image.split("@")[0].rsplit(":", 1)[0]
+    if repository != EXECUTOR_IMAGE and not repository.endswith("/executor"):  # a fleet's own registry (init --image)
+        raise PodSpecError(f"image {image!r}: the local runtime runs only {EXECUTOR_IMAGE} (or <registry>/executor)")
     config_maps = {
         o["metadata"]["name"]: o for o in objects if o.get("kind") == "ConfigMap" and o.get("metadata", {}).get("name")
     }

@@ -31,6 +31,8 @@ from . import seccomp
 from .jail import Bind, Jail
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Run as a script in isolated mode without `site` (it needs only the standard library): ~70 ms less per start.
+LAUNCHER = str(Path(__file__).with_name("launch.py"))
 CFS_PERIOD_US = 100_000
 PIDS_MAX = 256  # threads count as pids: the probe server starts one per request
 FALLBACK_NICE = 10
@@ -287,7 +289,7 @@ def spawn(config: dict, config_path: Path, output: Path | int, pass_fds: tuple[i
     out = open(output, "ab") if isinstance(output, Path) else output  # noqa: SIM115 - closed below
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "generator.runtime.launch", str(config_path)],
+            [sys.executable, "-I", "-S", LAUNCHER, str(config_path)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from generator import actions, tenants  # noqa: E402
 from generator.check import check_repo  # noqa: E402
 from generator.fleet import Fleet  # noqa: E402
-from tests.support import AUTHOR, new_fleet, write_spec  # noqa: E402
+from tests.support import AUTHOR, FLEET_URL, new_fleet, write_spec  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -38,7 +38,7 @@ def _deploy(fleet: Fleet, specs: Path, name: str) -> actions.Outcome:
 def bench_check(sizes: list[int], work: Path) -> None:
     print("check: size | full s | ms/strategy | changed-since s | ratio full/changed")
     for size in sizes:
-        fleet = actions.init(work / f"check-{size}", "local", AUTHOR)
+        fleet = actions.init(work / f"check-{size}", "local", AUTHOR, FLEET_URL)
         tenants.add_tenant(fleet, "alice", "100", "200Gi", size + 1, AUTHOR, "2", "4Gi")
         for i in range(size):
             _deploy(fleet, work / f"specs-{size}", f"s{i:03d}")
@@ -47,7 +47,7 @@ def bench_check(sizes: list[int], work: Path) -> None:
         full_s = time.perf_counter() - started
         assert full.ok, [str(f) for f in full.errors]
         values = fleet.path / "strategies/alice/s000/values.yaml"
-        values.write_text(values.read_text().replace("window: 20", "window: 21"))
+        values.write_text(values.read_text().replace('"window": 20', '"window": 21'))
         started = time.perf_counter()
         changed = check_repo(fleet, changed_since="HEAD")
         changed_s = time.perf_counter() - started

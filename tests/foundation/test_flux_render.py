@@ -56,11 +56,11 @@ def test_code_arrives_in_the_pod_byte_identical():
 def test_values_key_is_never_declared_twice():
     files = folder_files(nasty_strategy())
     release = next(o for o in build(files, "x") if o["kind"] == "HelmRelease")
-    inline = release["spec"]["values"]
+    assert "values" not in release["spec"]  # nothing inline: every key comes from exactly one source
     values_file = yaml.safe_load(files["values.yaml"])
-    assert not set(inline) & set(values_file) - {"code"}
-    assert not set(inline["code"]) & set(values_file["code"])
-    assert all("targetPath" not in ref for ref in release["spec"]["valuesFrom"])
+    targeted = [ref for ref in release["spec"]["valuesFrom"] if "targetPath" in ref]
+    assert [(r["targetPath"], r["literal"]) for r in targeted] == [("code.source", True)]
+    assert "source" not in values_file["code"]
 
 
 def test_hash_matches_a_known_kustomize_output():
@@ -93,3 +93,35 @@ def test_kustomization_cannot_reach_outside_its_folder():
     with pytest.raises(Exception, match="cannot build x") as info:
         build(files, "x")
     assert "is not a file of this folder" in str(info.value.problems[0])
+
+
+def test_everything_the_pod_mounts_belongs_to_the_helm_release():
+    """A rollback (upgrade.remediation) reinstalls the old release's manifest: the ConfigMaps the old Deployment
+    mounts must be in that manifest, not kustomize-generated objects that `prune: true` deleted on the redeploy."""
+    old, new = nasty_strategy(), parse_spec(spec_text(spec__code={"inline": NASTY + "# v2\n", "class": "Momentum"}))
+    manifests = {}
+    for strategy in (old, new):
+        rendered = render_folder(folder_files(strategy), "strategies/alice/momentum-btc", chart_root())
+        pod = rendered.workload()["spec"]["template"]["spec"]
+        mounted = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+        helm_owned = {o["metadata"]["name"] for o in rendered.objects if o["kind"] == "ConfigMap"}
+        assert mounted and mounted <= helm_owned, (mounted, helm_owned)
+        manifests[strategy.source] = {o["metadata"]["name"]: o for o in rendered.objects if o["kind"] == "ConfigMap"}
+    # The old release's own manifest carries the old code: rolling back restores it byte for byte.
+    old_code = manifests[old.source]["momentum-btc-code"]["data"][old.code_file]
+    assert old_code == old.source != manifests[new.source]["momentum-btc-code"]["data"][new.code_file]
+
+
+def test_helm_controller_post_renderers_label_every_object():
+    files = folder_files(nasty_strategy())
+    files["helmrelease.yaml"] += b"  commonMetadata:\n    labels: {team: quant}\n    annotations: {owner: ann}\n"
+    rendered = render_folder(files, "strategies/alice/momentum-btc", chart_root())
+    for obj in rendered.objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["helm.toolkit.fluxcd.io/name"] == "momentum-btc" and labels["team"] == "quant"
+        assert (
+            labels["helm.toolkit.fluxcd.io/namespace"] == "alice" and obj["metadata"]["annotations"]["owner"] == "ann"
+        )
+    files["helmrelease.yaml"] += b"  postRenderers:\n    - kustomize: {patches: []}\n"
+    with pytest.raises(Exception, match="postRenderers are not reproduced"):
+        render_folder(files, "strategies/alice/momentum-btc", chart_root())

@@ -51,7 +51,7 @@ def test_every_hand_made_problem_is_named(repo: Path):
     _edit(repo / "clusters/local/strategies.yaml", "prune: true", "prune: 'yes'")
     _edit(repo / "clusters/local/policies.yaml", "name: infrastructure", "name: infra")
     _edit(one / "helmrelease.yaml", "mode: enabled", "mode: sometimes")
-    _edit(two / "values.yaml", "cpu: 250m", "cpu: 3")
+    _edit(two / "values.yaml", '"cpu": "250m"', '"cpu": "3"')
     _edit(repo / "infrastructure/system/market-feed.yaml", "replicas: 1", "replicas: one")
     (repo / "infrastructure/tenants/alice/extra.yaml").write_text("kind: [broken\n")
     _edit(

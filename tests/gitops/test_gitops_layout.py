@@ -9,6 +9,7 @@ import yaml
 
 from generator import actions, flux, kubeschema, layout
 from generator.fleet import Fleet
+from generator.fleet_source import FleetSource
 from generator.policy import load_policies
 from generator.tenants import TENANT_LABEL, tenant_files
 from tests.gitops.gitops_helpers import run
@@ -52,7 +53,9 @@ def test_everything_init_writes_validates_against_flux_and_kubernetes_schemas():
 def test_feed_and_sink_pass_the_tenant_policies():
     """Our own policies would admit the system pods even in a tenant namespace."""
     policies = load_policies([Path(actions.__file__).parent / "policies"])
-    tenant_ns = yaml.safe_load(tenant_files("t", "4", "8Gi", 10, "2", "4Gi")["namespace.yaml"])
+    tenant_ns = yaml.safe_load(
+        tenant_files("t", "4", "8Gi", 10, "2", "4Gi", FleetSource("https://git.example.com/f.git"))["namespace.yaml"]
+    )
     deployments = [o for _, o in _objects(layout.fleet_files("prod")) if o["kind"] == "Deployment"]
     assert [d["spec"]["template"]["spec"]["containers"][0]["command"][:2] for d in deployments] == [
         ["stratops", "feed"],
@@ -98,7 +101,7 @@ def test_flux_schema_rejects_hand_edits(edit, expected):
 
 def test_unknown_flux_version_is_named():
     problems = flux.validate({"apiVersion": "helm.toolkit.fluxcd.io/v2beta1", "kind": "HelmRelease", "metadata": {}})
-    assert "no Flux 2.5.1 schema for helm.toolkit.fluxcd.io/v2beta1 HelmRelease" in problems[0].what
+    assert "no Flux 2.9 schema for helm.toolkit.fluxcd.io/v2beta1 HelmRelease" in problems[0].what
 
 
 def test_init_cli_writes_hook_and_ci_example(tmp_path: Path):

@@ -55,7 +55,7 @@ def test_corrupt_commit_marks_only_that_strategy_invalid(one: Fleet, up: Up, tmp
     alpha_pid, beta_pid = row(status, "alice/alpha")["pid"], row(status, "alice/beta")["pid"]
 
     values = repo / "strategies/alice/beta/values.yaml"
-    values.write_text(values.read_text() + "resources: [unclosed\n")
+    values.write_text(values.read_text().rstrip().removesuffix("}") + ', "resources": [unclosed\n')
     git(repo, "commit", "-qam", "hand edit: broken YAML")
     status = wait_for(repo, lambda s: row(s, "alice/beta")["state"] == "Invalid", what="beta Invalid")
     message = row(status, "alice/beta")["message"]
@@ -72,7 +72,7 @@ def test_policy_refusal_names_the_policy(one: Fleet, up: Up, tmp_path: Path) -> 
     repo = one.path
     wait_for(repo, running("alice/alpha"))
     values = repo / "strategies/alice/alpha/values.yaml"
-    values.write_text(values.read_text() + "image:\n  repository: docker.io/library/python\n")
+    values.write_text(values.read_text().replace("{", '{"image": {"repository": "docker.io/library/python"},', 1))
     git(repo, "commit", "-qam", "hand edit: another image")
     status = wait_for(repo, lambda s: row(s, "alice/alpha")["state"] == "Invalid")
     assert "restrict-image-registries" in row(status, "alice/alpha")["message"]

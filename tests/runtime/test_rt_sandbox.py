@@ -65,7 +65,7 @@ def test_launcher_refuses_to_run_without_its_parent(tmp_path: Path) -> None:
     config = {"parent": 1, "argv": ["/bin/echo", "ran"], "env": {}, "cwd": str(tmp_path)}
     (tmp_path / "c.json").write_text(json.dumps(config))
     result = subprocess.run(
-        [sys.executable, "-m", "generator.runtime.launch", str(tmp_path / "c.json")], capture_output=True, text=True
+        [sys.executable, "-I", "-S", sandbox.LAUNCHER, str(tmp_path / "c.json")], capture_output=True, text=True
     )
     assert result.returncode == 1 and "ran" not in result.stdout
 

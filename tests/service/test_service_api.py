@@ -37,7 +37,7 @@ def test_deploy_read_history_diff_rollback_stop(client, fleet: Fleet):
 
     shown = client.get(URL, headers=ALICE).json()
     assert shown["code"] == MOMENTUM and shown["spec"]["metadata"] == {"name": "momentum-btc", "tenant": "alice"}
-    assert "cpu: 250m" in shown["values"] and shown["revision"] == first["commit"]
+    assert '"cpu": "250m"' in shown["values"] and shown["revision"] == first["commit"]
 
     changed = spec()
     changed["spec"]["spec"]["params"] = {"window": 50}
@@ -61,7 +61,7 @@ def test_deploy_read_history_diff_rollback_stop(client, fleet: Fleet):
         "strategies/alice/momentum-btc", first["commit"]
     )
     to_second = client.post(f"{URL}/rollback", json={"to": second["commit"]}, headers=ALICE).json()
-    assert to_second["changed"] and "window: 50" in client.get(URL, headers=ALICE).json()["values"]
+    assert to_second["changed"] and '"window": 50' in client.get(URL, headers=ALICE).json()["values"]
 
     stopped = client.delete(URL, headers=ALICE).json()
     assert stopped["action"] == "stop" and fleet.read_folder("strategies/alice/momentum-btc") is None

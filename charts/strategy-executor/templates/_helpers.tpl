@@ -13,6 +13,7 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: stratops
+{{- /* A version built by source-controller may carry "+<revision>"; labels take no "+" (as helm create does). */}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 stratops.io/tenant: {{ .Values.strategy.tenant | quote }}
 stratops.io/strategy: {{ .Values.strategy.name | quote }}
