@@ -10,6 +10,10 @@ from typing import Any
 import yaml
 
 _HASH_SUFFIX = re.compile(r"-[0-9a-z]{10}$")
+# A changed line that only follows another change: a checksum annotation, a digest, a generated name's hash.
+_DERIVED_LINE = re.compile(
+    r"^[+-]\s*(checksum/[\w.-]+\s*:.*|[\w.-]*digest[\w.-]*\s*:.*|name\s*:\s*\S+-[0-9a-z]{10})\s*$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,25 @@ def diff_objects(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[O
         if a == b:
             continue
         status = "added" if a is None else "removed" if b is None else "changed"
-        out.append(ObjectDiff(key, status, text_diff(_yaml(a), _yaml(b), key)))
-    return out
+        out.append(ObjectDiff(key, status, _substance_first(text_diff(_yaml(a), _yaml(b), key))))
+    return sorted(out, key=lambda d: _derived(d.text))  # stable: by key within each group
+
+
+def _hunks(text: str) -> tuple[str, list[str]]:
+    parts = re.split(r"(?m)^(?=@@ )", text)
+    return parts[0], parts[1:]
+
+
+def _derived(hunk: str) -> bool:
+    """Every changed line of the hunk (or diff) is a checksum, digest or hashed name: the change is elsewhere."""
+    changed = [ln for ln in hunk.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return bool(changed) and all(_DERIVED_LINE.match(ln) for ln in changed)
+
+
+def _substance_first(text: str) -> str:
+    """Hunks that change parameters or code before those that change only checksums or hashed names."""
+    header, hunks = _hunks(text)
+    return header + "".join(sorted(hunks, key=_derived))
 
 
 def text_diff(old: str, new: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""The local runtime: `stratops up`, `status`, `signals`, `demo`."""
+"""The local runtime: `stratops up`, `status`, `signals`, `logs`, `restart`, `demo`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..errors import Problem, UserError
 from ..runtime.paths import RuntimePaths
 from ..runtime.signals import follow
 from ..runtime.status import read_status
+from .common import repo_option
 
 repo_argument = click.argument("repo", type=click.Path(file_okay=False, path_type=Path), default=".", required=False)
 
@@ -190,6 +191,10 @@ def signal_line(record: dict) -> str:
     )
 
 
+def _utc(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
 def _number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "-" if value is None else str(value)
@@ -208,6 +213,80 @@ def _last(path: Path, strategy: str | None, count: int) -> list[dict]:
 
 
 @click.command()
+@click.argument("strategy", metavar="TENANT/NAME")
+@click.option("--follow", "-f", "follow_", is_flag=True, help="Keep printing new lines (Ctrl-C ends).")
+@click.option("--since", default=None, help="Only lines from this long ago (30s, 10m, 2h, 1d) or this RFC 3339 time.")
+@click.option("-n", "tail", type=click.IntRange(1, 5000), default=200, show_default=True, help="The last N lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the lines as the executor wrote them.")
+@repo_option
+def logs(strategy: str, follow_: bool, since: str | None, tail: int, as_json: bool, repo: Path) -> None:
+    """The executor's output (capped at 64 KiB/s, the last 10 MiB kept), as the local runtime recorded it."""
+    from ..actions import parse_key
+    from ..runtime import logs as logs_mod
+
+    key = "/".join(parse_key(strategy))
+    paths = RuntimePaths.of(repo)
+    start = logs_mod.parse_since(since) if since is not None else None
+    if not any(p.exists() for p in logs_mod.log_files(paths, key)) and not follow_:
+        raise UserError(
+            f"no logs for {key}",
+            [Problem(key, "the local runtime has not run it", f"deploy it and run `stratops up {repo}`")],
+        )
+    show = (lambda line: click.echo(line.text)) if as_json else (lambda line: click.echo(log_line(line)))
+    for line in logs_mod.read(paths, key, start, tail):
+        show(line)
+    if follow_:
+        try:
+            for line in logs_mod.follow(paths, key):
+                show(line)
+        except KeyboardInterrupt:
+            return
+
+
+@click.command()
+@click.argument("strategy", metavar="TENANT/NAME")
+@click.option(
+    "--source",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="The local runtime (a new process), or the cluster (the strategy's pods deleted; the Deployment untouched).",
+)
+@click.option("--kubeconfig", default=None, help="Kubeconfig for --source kubernetes.")
+@repo_option
+def restart(strategy: str, source: str, kubeconfig: str | None, repo: Path) -> None:
+    """Start the strategy afresh without a commit (e.g. after it Failed): a new pod from the same revision."""
+    from ..actions import parse_key
+    from ..runtime.restarts import restart_local
+
+    tenant, name = parse_key(strategy)
+    if source == "kubernetes":
+        from ..service.kube_status import KubeStatus
+
+        pods = KubeStatus.connect(kubeconfig).restart(tenant, name)
+        if not pods:
+            problem = Problem(strategy, "nothing to restart", "see `stratops status --source kubernetes`")
+            raise UserError(f"{tenant}/{name} has no pods", [problem])
+        click.echo(f"{tenant}/{name}: deleted pod(s) {', '.join(pods)}; its Deployment creates new ones")
+        return
+    restart_local(repo, f"{tenant}/{name}")
+    click.echo(f"{tenant}/{name}: restarting (a new process from the same revision)")
+
+
+def log_line(line) -> str:
+    """One log line for people: UTC time, level and message of a JSON record (its traceback below), else as is."""
+    if line.msg is None:
+        return line.text
+    when = "-" if line.ts is None else _utc(line.ts)
+    text = f"{when}  {(line.level or '').upper():<8} {line.msg}"
+    try:
+        exc = json.loads(line.text).get("exc")
+    except ValueError:
+        exc = None
+    return text + ("\n" + str(exc) if exc else "")
+
+
+@click.command()
 @click.option(
     "--dir",
     "directory",
@@ -223,4 +302,4 @@ def demo(directory: Path | None, backoff: float) -> None:
     sys.exit(run_demo(directory, backoff))
 
 
-COMMANDS = (up, status, signals, demo)
+COMMANDS = (up, status, signals, logs, restart, demo)

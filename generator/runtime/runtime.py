@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from ..errors import Problem, UserError
 from ..fleet import Fleet
-from . import metrics, sandbox, services
+from . import metrics, restarts, sandbox, services
 from .admission import Admission, Folder, Verdict, folders_at
 from .logpipe import LogPipes
 from .paths import RuntimePaths
@@ -149,6 +149,8 @@ class Runtime:
             while service.events:
                 self.say(service.events.pop(0))
         self._watch(now)
+        for key in restarts.take(self.paths):
+            self._restart(key, now)
         for slot in list(self.slots.values()):
             self._tick_slot(slot, now)
         self._route_signals()
@@ -301,6 +303,16 @@ class Runtime:
         else:
             self.say(f"{slot.key}: starting revision {revision[:12]}")
 
+    def _restart(self, key: str, now: float) -> None:
+        """A fresh pod from the same spec (asked for with `stratops restart`): no commit, nothing re-rendered."""
+        slot = self.slots.get(key)
+        if slot is None or slot.removed or slot.pod is None:
+            return  # gone, or its new pod starts anyway
+        if slot.next is None:
+            slot.next = (slot.pod.spec, slot.pod.revision)
+        slot.pod.terminate(now, "restart requested")
+        self.say(f"{key}: restart requested, replacing its pod")
+
     def _revision(self, head: str, folder: Folder) -> str:
         """The last commit that changed the folder (what `stratops history` shows first)."""
         return self.fleet.repo.git.log("-1", "--format=%H", head, "--", str(folder.path)).strip() or head
@@ -379,6 +391,7 @@ class Runtime:
             "state": self._state(slot),
             "ready": bool(pod and pod.ready),
             "revision": slot.revision,
+            "running_revision": pod.revision if pod is not None and pod.running and pod.term is None else None,
             "restarts": pod.restarts if pod else 0,
             "message": message,
             **(pod.figures() if pod is not None and pod.running else _idle_figures()),

@@ -17,12 +17,15 @@ from fastapi.responses import JSONResponse
 
 from ..backtest.jobs import MAX_UPLOAD, BacktestJobs
 from ..fleet import Fleet
+from ..runtime.restarts import restart_local
+from ..runtime.status import read_status
 from . import backtests, console, routes
 from .commits import CommitQueue
+from .events import StreamSlots
 from .idempotency import IdempotencyStore
 from .kube_status import KubeStatus
 from .limits import DEFAULT_MAX_BODY, BodyLimit, RateLimiter
-from .observe import local_status, local_statuses
+from .observe import local_status, local_statuses, logs
 from .problems import HANDLERS
 from .recovery import recover
 from .tokens import Principal, TokenStore
@@ -51,6 +54,7 @@ class Service:
         self.idempotency = IdempotencyStore(git_dir / SERVICE_DIR / "idempotency.sqlite")
         self.queue = CommitQueue(self.repo, settings.max_queue)
         self.rate = RateLimiter()
+        self.streams = StreamSlots()
         self.backtests = BacktestJobs(git_dir / SERVICE_DIR / "backtests")
         self._readers = threading.local()
 
@@ -72,6 +76,27 @@ class Service:
     def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
         kube = self.settings.kube
         return kube.statuses(tenant) if kube else local_statuses(self.repo)
+
+    def runtime(self, statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Whether the runtime (local `stratops up`) or the cluster answers: the console's banner."""
+        kube = self.settings.kube
+        if kube is not None:
+            down = statuses.get("*")
+            return {"source": "kubernetes", "reachable": down is None, "message": down["message"] if down else ""}
+        if read_status(self.repo) is None:
+            return {"source": "local", "reachable": False, "message": "the local runtime is not running (stratops up)"}
+        return {"source": "local", "reachable": True, "message": ""}
+
+    def logs(self, tenant: str, name: str, since: float | None, limit: int) -> dict[str, Any] | None:
+        kube = self.settings.kube
+        return kube.logs(tenant, name, since, limit) if kube else logs(self.repo, f"{tenant}/{name}", since, limit)
+
+    def restart(self, tenant: str, name: str) -> dict[str, Any]:
+        """A new pod without a commit: the local runtime starts a new process; in the cluster the pods are deleted."""
+        kube = self.settings.kube
+        if kube is None:
+            return restart_local(self.repo, f"{tenant}/{name}")
+        return {"strategy": f"{tenant}/{name}", "source": "kubernetes", "deleted_pods": kube.restart(tenant, name)}
 
     async def mutate(
         self, request: Request, who: Principal, body: bytes, job: Callable[[Fleet], dict[str, Any]]

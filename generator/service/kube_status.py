@@ -24,6 +24,7 @@ from ..errors import Problem, UserError
 from ..fleet import Fleet
 from ..layout import FEED, SINK, SYSTEM_NAMESPACE
 from ..render import STRATEGIES_DIR
+from ..runtime import logs as runtime_logs
 
 HELM_GROUP, HELM_VERSION, HELM_PLURAL = "helm.toolkit.fluxcd.io", "v2", "helmreleases"
 FAILED_REASONS = {
@@ -83,6 +84,39 @@ class KubeStatus:
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
             return _unreachable(exc)
         return row(release, deployment, pods)
+
+    def logs(self, tenant: str, name: str, since: float | None, limit: int) -> dict[str, Any] | None:
+        """The executor container's last lines from each of the strategy's pods, oldest pod first."""
+        limit = max(1, min(limit, runtime_logs.MAX_LINES))
+        options: dict[str, Any] = {"container": "executor", "tail_lines": limit, "limit_bytes": runtime_logs.MAX_SCAN}
+        if since is not None:
+            options["since_seconds"] = max(1, int(time.time() - since))
+        lines: list[runtime_logs.Line] = []
+        try:
+            pods = self.core.list_namespaced_pod(tenant, label_selector=_selector(name)).items
+            for found in sorted(pods, key=lambda p: p.metadata.creation_timestamp or dt.datetime.min):
+                text = self.core.read_namespaced_pod_log(found.metadata.name, tenant, **options)
+                lines += runtime_logs.parse(text.encode() if isinstance(text, str) else b"")
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            return {"source": "kubernetes", "lines": [], "message": _unreachable(exc)["message"]}
+        if not pods:
+            return None
+        return {"source": "kubernetes", "lines": [line.as_dict() for line in lines[-limit:]]}
+
+    def restart(self, tenant: str, name: str) -> list[str]:
+        """Delete the strategy's pods for its Deployment to recreate them; the Deployment itself is untouched."""
+        try:
+            pods = self.core.list_namespaced_pod(tenant, label_selector=_selector(name)).items
+            for found in pods:
+                self.core.delete_namespaced_pod(found.metadata.name, tenant)
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            if isinstance(exc, ApiException) and exc.status == 404:
+                return []
+            raise UserError(
+                f"cannot restart {tenant}/{name}",
+                [Problem("Kubernetes API", _unreachable(exc)["message"], "check the cluster and the service's RBAC")],
+            ) from None
+        return [p.metadata.name for p in pods]
 
     def system_deployment(self, name: str) -> dict[str, Any]:
         """State of the market feed or signal sink Deployment in the system namespace."""

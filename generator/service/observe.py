@@ -14,6 +14,7 @@ from typing import Any
 
 from executor.feed import load_records, sample_path
 
+from ..runtime import logs as runtime_logs
 from ..runtime.paths import RuntimePaths
 from ..runtime.status import read_status
 
@@ -34,6 +35,15 @@ def local_status(repo: Path, key: str) -> dict[str, Any]:
 def local_statuses(repo: Path) -> dict[str, dict[str, Any]]:
     status = read_status(repo) or {}
     return {k: {"source": "local", **v} for k, v in (status.get("strategies") or {}).items()}
+
+
+def logs(repo: Path, key: str, since: float | None, limit: int) -> dict[str, Any] | None:
+    """The executor's last lines as the local runtime recorded them; None when it never ran."""
+    paths = RuntimePaths.of(repo)
+    if not any(p.exists() for p in runtime_logs.log_files(paths, key)):
+        return None
+    lines = runtime_logs.read(paths, key, since, limit)
+    return {"source": "local", "lines": [line.as_dict() for line in lines]}
 
 
 def signals(repo: Path, tenant: str, name: str, limit: int) -> list[dict[str, Any]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 import git
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import actions
@@ -17,11 +18,14 @@ from ..diff import diff_objects
 from ..errors import Problem, UserError
 from ..fleet import MAIN_BRANCH, Fleet
 from ..render import SPEC_FILE, VALUES_FILE, strategy_dir
+from ..runtime import logs as runtime_logs
 from ..spec import DNS_LABEL
 from ..yamlio import load_one
 from . import observe, payloads
+from .events import fleet_stream
 from .limits import admission
 from .problems import ApiError
+from .sync import sync_of
 from .tokens import Principal
 
 router = APIRouter()
@@ -158,14 +162,33 @@ def whoami(who: Who) -> dict[str, Any]:
 
 @router.get("/v1/tenants/{tenant}/strategies", tags=["strategies"])
 def list_strategies(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any]]:
-    svc = service(request)
+    return _fleet_view(service(request), tenant)["strategies"]
+
+
+def _fleet_view(svc: Any, tenant: str) -> dict[str, Any]:
+    """The tenant's strategies with status and sync, and whether the runtime answers."""
     fleet = svc.reader()
     statuses = svc.statuses(tenant)
     rows = actions.list_strategies(fleet, tenant)
     for row in rows:
         row["revision"] = _revision(fleet, tenant, row["name"])
         row["status"] = statuses.get(f"{tenant}/{row['name']}") or statuses.get("*") or {"state": "Unknown"}
-    return rows
+        row["sync"] = sync_of(fleet, row["revision"], row["status"])
+    return {"runtime": svc.runtime(statuses), "strategies": rows}
+
+
+@router.get("/v1/tenants/{tenant}/events", tags=["runtime"], response_class=StreamingResponse)
+def events(request: Request, tenant: Tenant, who: Acting, once: bool = False) -> StreamingResponse:
+    """Server-sent events: `fleet` with `{runtime, strategies}` (the rows above) whenever it changes.
+
+    `once=true`: the current view as one event, then the stream ends.
+    """
+    svc = service(request)
+    svc.streams.acquire(tenant)
+    view = partial(_fleet_view, svc, tenant)
+    stream = fleet_stream(request, view, partial(svc.streams.release, tenant), once)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 @router.put("/v1/tenants/{tenant}/strategies/{name}", tags=["strategies"], openapi_extra=_SPEC_BODY)
@@ -314,7 +337,39 @@ def status(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[st
     svc = service(request)
     fleet = svc.reader()
     _existing(fleet, tenant, name)
-    return {"strategy": f"{tenant}/{name}", "revision": _revision(fleet, tenant, name), **svc.status(tenant, name)}
+    revision, row = _revision(fleet, tenant, name), svc.status(tenant, name)
+    return {"strategy": f"{tenant}/{name}", "revision": revision, **row, "sync": sync_of(fleet, revision, row)}
+
+
+@router.get("/v1/tenants/{tenant}/strategies/{name}/logs", tags=["runtime"])
+def logs(
+    request: Request,
+    tenant: Tenant,
+    name: Name,
+    who: Acting,
+    since: Annotated[str | None, Query(max_length=40, description="30s, 10m, 2h, 1d or an RFC 3339 time")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> dict[str, Any]:
+    """The executor's last output lines, oldest first (at most 5000, read from at most the last 2 MiB)."""
+    svc = service(request)
+    start = runtime_logs.parse_since(since) if since is not None else None
+    found = svc.logs(tenant, name, start, limit)
+    if found is None:
+        if svc.reader().read_folder(strategy_dir(tenant, name)) is None:
+            raise ApiError(404, f"{tenant}/{name} is not deployed", errors=[Problem("strategy", f"{tenant}/{name}")])
+        found = {"source": "local", "lines": []}
+    return {"strategy": f"{tenant}/{name}", **found}
+
+
+@router.post("/v1/tenants/{tenant}/strategies/{name}/restart", tags=["runtime"], status_code=202)
+async def restart(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[str, Any]:
+    """A new pod for the strategy, no commit: locally a new process; in the cluster its pods are deleted."""
+    svc = service(request)
+    _existing(svc.reader(), tenant, name)
+    try:
+        return await run_in_threadpool(svc.restart, tenant, name)
+    except UserError as exc:
+        raise ApiError(409, exc.title, errors=exc.problems) from None
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/signals", tags=["runtime"])

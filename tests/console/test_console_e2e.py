@@ -218,8 +218,16 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     commits.first.get_by_role("button", name="Diff").click()
     expect(commits.first.locator("pre.diff")).to_contain_text("50")
     shot(page, artifacts, "history")
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.on("dialog", lambda dialog: pytest.fail(f"a native dialog: {dialog.message}"))
     commits.nth(1).get_by_role("button", name="Roll back to here").click()
+    confirm = commits.nth(1).get_by_role("alertdialog", name=f"Roll back to {first[:8]}")
+    expect(confirm).to_be_visible()  # in the page, in the commit's own card, near the button
+    assert (
+        confirm.bounding_box()["y"] - commits.nth(1).get_by_role("button", name="Roll back to here").bounding_box()["y"]
+        < 80
+    )
+    shot(page, artifacts, "history-confirm")
+    confirm.get_by_role("button", name="Roll back").click()
     expect(page.get_by_text(f"Rolled back to {first[:8]}")).to_be_visible()
     expect(commits).to_have_count(3)
     current = server.api("alice").get("/v1/tenants/alice/strategies/crossing").json()
@@ -342,8 +350,13 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
     sign_in(page, server, "alice")
     row = page.get_by_role("row", name=re.compile("flipper"))
     expect(row).to_contain_text("Unknown")
+    banner = page.get_by_role("alert").filter(has_text="The runtime is not running")
+    expect(banner).to_be_visible()
     with run_up(server.repo):
         expect(row).to_contain_text("Running", timeout=60_000)
+        expect(banner).to_have_count(0)  # pushed by server-sent events, no reload
+        revision = server.api("alice").get("/v1/tenants/alice/strategies/flipper").json()["revision"]
+        expect(row).to_contain_text(f"Synced at {revision[:7]}", timeout=30_000)
         expect(row).to_contain_text("BTC-USD", timeout=60_000)  # its last signal
         shot(page, artifacts, "fleet-live")
         row.get_by_role("link", name="Signals").click()
@@ -353,6 +366,48 @@ def test_fleet_goes_live_and_signals_chart(page, server: Server, artifacts: Path
         expect(chart).to_be_visible()
         expect(chart.locator("path.buy, path.sell").first).to_be_attached()
         shot(page, artifacts, "signals-live")
+    recorder.check(server)
+
+
+TALKER = """from executor import Strategy
+
+
+class Talker(Strategy):
+    def on_start(self):
+        print("talker started", flush=True)
+
+    def on_bar(self, bar):
+        print("bar seen", flush=True)
+"""
+
+
+def test_live_logs_and_restart(page, server: Server, artifacts: Path) -> None:
+    """The log panel follows the executor's output while it runs; Restart gives a new process, no commit."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "talker", "tenant": "alice"},
+        "spec": {"code": {"inline": TALKER, "class": "Talker"}, "subscriptions": ["bars.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/talker", json={"spec": doc}).status_code == 200
+    head = server.api("alice").get("/healthz").json()["revision"]
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo):
+        row = page.get_by_role("row", name=re.compile("talker"))
+        expect(row).to_contain_text("Running", timeout=60_000)
+        row.get_by_role("link", name="Logs").click()
+        expect(page.get_by_role("heading", name="Logs of talker")).to_be_visible()
+        panel = page.get_by_role("log", name="Output of talker")
+        expect(panel).to_contain_text("talker started", timeout=30_000)
+        expect(panel).to_contain_text("bar seen", timeout=30_000)
+        seen = panel.locator(".log-line").count()
+        expect(panel.locator(".log-line")).not_to_have_count(seen, timeout=15_000)  # live: new lines arrive
+        page.get_by_role("button", name="Restart").click()
+        expect(page.get_by_text("Restarting: a new process from the same revision")).to_be_visible()
+        expect(panel.locator(".log-line", has_text="talker started")).to_have_count(2, timeout=30_000)
+        shot(page, artifacts, "logs-live")
+    assert server.api("alice").get("/healthz").json()["revision"] == head
     recorder.check(server)
 
 
@@ -447,3 +502,45 @@ def test_backtest_button_shows_statistics_and_equity_next_to_the_code(page, serv
     expect(page.locator("#backtest-result svg title")).to_contain_text("Equity from 100,000")
     assert "fast: 7" in page.get_by_role("textbox", name="Strategy spec").inner_text()
     shot(page, artifacts, "editor-backtest")
+
+
+def page_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_phone_width_dark_mode_and_long_yaml_lines(browser, server: Server, artifacts: Path) -> None:
+    """390 px wide: no sideways scrolling and Sign out on screen; dark mode when the system asks; a 1440 px edit
+    page with a long flow-style YAML line keeps its width (the editor scrolls inside)."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    try:
+        page = phone.new_page()
+        sign_in(page, server, "alice")
+        assert page_width(page) <= 390
+        sign_out = page.get_by_role("button", name="Sign out")
+        box = sign_out.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+        assert red + green + blue < 150, background  # dark
+        shot(page, artifacts, "fleet-phone-dark")
+    finally:
+        phone.close()
+    wide = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = wide.new_page()
+        sign_in(page, server, "alice")
+        nav(page, "New strategy")
+        symbols = ", ".join(f'"trades.SYM{i}-USD"' for i in range(60))
+        set_editor(
+            page,
+            "Strategy spec",
+            SPEC.format(window=20, cpu="250m").replace(
+                'subscriptions: ["trades.BTC-USD"]', f"subscriptions: [{symbols}]"
+            ),
+        )
+        assert page_width(page) <= 1440
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background  # light by default
+        shot(page, artifacts, "edit-long-yaml")
+    finally:
+        wide.close()

@@ -87,8 +87,8 @@ def test_every_console_call_is_in_the_service_auth_matrix() -> None:
     from tests.service.test_service_auth import BRANCH, JOB, ROUTES, UNSCOPED
 
     def shape(path: str) -> str:
-        path = path.replace(BRANCH, "{}").replace("momentum-btc", "{}").replace("/market/BTC-USD/", "/market/{}/")
-        path = path.replace(JOB, "{}")
+        path = path.split("?")[0].replace(BRANCH, "{}").replace("momentum-btc", "{}")
+        path = path.replace("/market/BTC-USD/", "/market/{}/").replace(JOB, "{}")
         return _shape(path)
 
     matrix = {(method, shape(path)) for method, path, _ in ROUTES + UNSCOPED}

@@ -125,6 +125,21 @@ def test_diff_shows_rendered_objects(fleet: Fleet, spec_dir: Path):
     assert "persistentVolumeClaim" in changes["apps/v1/Deployment/alice/momentum-btc"].text
 
 
+def test_diff_puts_the_parameter_change_before_checksums_and_hashed_names(fleet: Fleet, spec_dir: Path):
+    deploy(fleet, write_spec(spec_dir))
+    spec = write_spec(spec_dir)
+    spec.write_text(spec.read_text().replace("window: 20", "window: 21"))
+    deploy(fleet, spec)
+    changes = actions.diff(fleet, "HEAD~1", "HEAD")
+    text = "".join(c.text for c in changes)
+    assert "checksum/" in text and "-values-" in text
+    first_param = text.index("window") if "window" in text else -1
+    assert 0 <= first_param < text.index("checksum/"), text
+    hunks = [h for h in text.split("\n@@ ")[1:]]
+    assert "21" in hunks[0], text  # the first hunk is the parameter's
+    assert "checksum/" in changes[-1].text or "values-" in changes[-1].text
+
+
 def test_review_commits_to_a_branch_and_summarizes(fleet: Fleet, spec_dir: Path):
     deploy(fleet, write_spec(spec_dir))
     main = fleet.head()

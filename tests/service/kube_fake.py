@@ -231,16 +231,41 @@ class FakeKubeAPI:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.requests: list[str] = []
+        self.methods: list[tuple[str, str]] = []  # (method, path) of every request
+        self.pod_logs: dict[str, str] = {}  # pod name -> its executor container's output
         self.fail_with: int | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 fake.requests.append(self.path)
+                fake.methods.append(("GET", self.path))
+                path = urlparse(self.path).path
+                if path.endswith("/log") and "/pods/" in path and not fake.fail_with:
+                    text = fake.pod_logs.get(path.split("/")[-2])
+                    self._send(200 if text is not None else 404, text or "", "text/plain")
+                    return
                 status, body = fake.answer(self.path)
-                data = json.dumps(body).encode()
+                self._send(status, json.dumps(body), "application/json")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                fake.methods.append(("DELETE", self.path))
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, body = fake.answer(self.path)
+                if status == 200:
+                    fake.remove(self.path)
+                self._send(status, json.dumps(body), "application/json")
+
+            def do_PATCH(self) -> None:  # noqa: N802 - recorded so a test can prove none is sent
+                fake.methods.append(("PATCH", self.path))
+                self._send(405, "{}", "application/json")
+
+            do_PUT = do_POST = do_PATCH  # noqa: N815
+
+            def _send(self, status: int, text: str, media: str) -> None:
+                data = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", media)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -251,6 +276,13 @@ class FakeKubeAPI:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def remove(self, raw: str) -> None:
+        parts = urlparse(raw).path.strip("/").split("/")
+        at = parts.index("namespaces")
+        prefix, (namespace, plural, name) = "/".join(parts[:at]), parts[at + 1 : at + 4]
+        items = self.objects.get((prefix, namespace, plural), [])
+        items[:] = [o for o in items if o["metadata"]["name"] != name]
 
     def add(self, prefix: str, namespace: str, plural: str, obj: dict[str, Any]) -> None:
         self.objects.setdefault((prefix, namespace, plural), []).append(copy.deepcopy(obj))

@@ -5,6 +5,7 @@
 export const ROUTES = {
   whoami: ["GET", "/v1/whoami"],
   strategies: ["GET", "/v1/tenants/{t}/strategies"],
+  events: ["GET", "/v1/tenants/{t}/events"],
   strategy: ["GET", "/v1/tenants/{t}/strategies/{n}"],
   deploy: ["PUT", "/v1/tenants/{t}/strategies/{n}"],
   check: ["POST", "/v1/tenants/{t}/strategies/{n}/check"],
@@ -13,6 +14,8 @@ export const ROUTES = {
   rollback: ["POST", "/v1/tenants/{t}/strategies/{n}/rollback"],
   diff: ["GET", "/v1/tenants/{t}/strategies/{n}/diff"],
   signals: ["GET", "/v1/tenants/{t}/strategies/{n}/signals"],
+  logs: ["GET", "/v1/tenants/{t}/strategies/{n}/logs"],
+  restart: ["POST", "/v1/tenants/{t}/strategies/{n}/restart"],
   reviews: ["GET", "/v1/tenants/{t}/reviews"],
   review: ["GET", "/v1/tenants/{t}/reviews/{branch}"],
   merge: ["POST", "/v1/tenants/{t}/reviews/{branch}/merge"],
@@ -99,4 +102,59 @@ export async function call(route, params = {}, { query, body } = {}) {
   }
   if (!response.ok) throw new ApiError(response.status, data && typeof data === "object" ? data : {});
   return data;
+}
+
+/**
+ * Follow a server-sent event route (fetch, so the token goes in the Authorization header, which
+ * EventSource cannot send). `onEvent(name, data)` for each event; `onDown(error)` when the stream
+ * breaks, after which it reconnects every `retryMs` until `close()`.
+ */
+export function subscribe(route, params, { onEvent, onDown, retryMs = 3000 }) {
+  let closed = false;
+  let controller = null;
+  let timer = null;
+  const connect = async () => {
+    controller = new AbortController();
+    try {
+      const response = await fetch(path(route, params), { headers: { Accept: "text/event-stream",
+        Authorization: `Bearer ${session.token}` }, signal: controller.signal });
+      if (!response.ok) {
+        const text = await response.text();
+        let problem = {};
+        try {
+          problem = JSON.parse(text);
+        } catch {
+          problem = { title: text.slice(0, 200) };
+        }
+        throw new ApiError(response.status, problem);
+      }
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let name = "message";
+          const data = [];
+          for (const line of frame.split("\n")) {
+            if (line.startsWith("event:")) name = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+          }
+          if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+        }
+      }
+      if (!closed) onDown(null); // the server ended the stream (it does every 10 minutes): reconnect
+    } catch (err) {
+      if (closed) return;
+      onDown(err instanceof ApiError ? err : new ApiError(0, { title: "The service cannot be reached",
+        detail: String(err.message || err) }));
+    }
+    if (!closed) timer = setTimeout(connect, retryMs);
+  };
+  connect();
+  return { close: () => ((closed = true), clearTimeout(timer), controller && controller.abort()) };
 }

@@ -1,7 +1,7 @@
 // The stratops web console: a hash-routed single page over the HTTP API.
 
 import * as yamlLib from "js-yaml";
-import { call, session, ApiError } from "./api.js";
+import { call, session, subscribe, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
@@ -69,12 +69,12 @@ async function load(...args) {
 }
 
 /** Run `fn` now, then POLL_MS after each run while the tab is visible; `stop` ends it, even mid-run. */
-function poll(fn) {
+function poll(fn, every = POLL_MS) {
   let timer;
   let stopped = false;
   const tick = async () => {
     if (!document.hidden) await fn();
-    if (!stopped) timer = setTimeout(tick, POLL_MS);
+    if (!stopped) timer = setTimeout(tick, every);
   };
   return { first: tick(), stop: () => ((stopped = true), clearTimeout(timer)) };
 }
@@ -174,6 +174,7 @@ const PAGES = {
   edit: editorPage,
   history: historyPage,
   signals: signalsPage,
+  logs: logsPage,
   reviews: reviewsPage,
   review: reviewPage,
 };
@@ -205,19 +206,28 @@ function lastSignal(s) {
   return `${s.side || ""} ${s.symbol || ""} · ${formatTime(s.ts)}`.trim();
 }
 
+function syncText(sync) {
+  if (!sync) return "—";
+  return sync.status === "Synced" ? `Synced at ${shortSha(sync.revision)}` : sync.status;
+}
+
 function fleetRow(row) {
   const st = row.status || {};
   const state = st.state || "Not running";
+  const sync = row.sync || null;
   return h("tr", {},
     h("th", { scope: "row" }, link(route("edit", row.name), row.name)),
     h("td", {}, h("span", { class: `state state-${state.toLowerCase().replace(/\W/g, "")}` }, state),
       st.message ? h("div", { class: "hint" }, st.message) : null),
+    h("td", {}, h("span", { class: `sync sync-${(sync?.status || "").toLowerCase()}` }, syncText(sync)),
+      sync?.message ? h("div", { class: "hint" }, sync.message) : null),
     h("td", {}, h("code", {}, shortSha(row.revision || st.revision))),
     h("td", {}, resources(row.resources)),
     h("td", {}, lastSignal(st.last_signal)),
     h("td", { class: "num" }, st.errors ?? "—"),
     h("td", { class: "num" }, st.restarts ?? "—"),
-    h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals")));
+    h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals"), " ",
+      link(route("logs", row.name), "Logs")));
 }
 
 async function fleetPage() {
@@ -225,28 +235,44 @@ async function fleetPage() {
   const updated = h("p", { class: "hint", "aria-live": "off" });
   const table = h("table", { class: "grid" },
     h("caption", {}, `Strategies of ${tenant()}`),
-    h("thead", {}, h("tr", {}, ["Name", "State", "Revision", "Resources", "Last signal", "Errors", "Restarts", "Pages"]
+    h("thead", {}, h("tr", {}, ["Name", "State", "Sync", "Revision", "Resources", "Last signal", "Errors", "Restarts", "Pages"]
       .map((c) => h("th", { scope: "col" }, c)))),
     body);
   const errors = h("div", {});
-  page("Fleet", updated, errors, table);
+  const banner = h("div", { id: "runtime-banner" });
+  page("Fleet", banner, updated, errors, table);
   let first = true;
-  const refresh = async () => {
-    try {
-      const rows = await call("strategies", { t: tenant() });
-      body.replaceChildren(...(rows.length ? rows.map(fleetRow)
-        : [h("tr", {}, h("td", { colspan: 8 }, "No strategies yet. ", link("#/new", "Write one")))]));
-      updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${POLL_MS / 1000} s`;
-      errors.replaceChildren();
-      if (first) announce(`${rows.length} strategies`);
-      first = false;
-    } catch (err) {
-      failed(err, errors);
-    }
+  const draw = (view) => {
+    const rows = view.strategies || [];
+    body.replaceChildren(...(rows.length ? rows.map(fleetRow)
+      : [h("tr", {}, h("td", { colspan: 9 }, "No strategies yet. ", link("#/new", "Write one")))]));
+    const rt = view.runtime || { reachable: true };
+    banner.replaceChildren(...(rt.reachable ? [] : [h("div", { class: "banner", role: "alert" },
+      ...(rt.source === "kubernetes"
+        ? [h("strong", {}, "The cluster cannot be reached. "), `${rt.message || ""}. `]
+        : [h("strong", {}, "The runtime is not running. "), "Start it with ", h("code", {}, "stratops up"), ". "]),
+      "States below are unknown until it answers.")]));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()} · live`;
+    errors.replaceChildren();
+    if (first) announce(`${rows.length} strategies`);
+    first = false;
   };
-  const polling = poll(refresh);
-  cleanup = polling.stop;
-  await polling.first;
+  // The first view by a plain request (a page that draws at once), then pushed updates (server-sent events).
+  try {
+    draw({ strategies: await load("strategies", { t: tenant() }) });
+  } catch (err) {
+    if (err === LEFT) throw err;
+    failed(err, errors);
+  }
+  const stream = subscribe("events", { t: tenant() }, {
+    onEvent: (name, view) => name === "fleet" && draw(view),
+    onDown: (err) => {
+      if (err && err.status === 401) return signOut(err);
+      if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
+        h("strong", {}, "The service cannot be reached. "), "Reconnecting…"));
+    },
+  });
+  cleanup = stream.close;
 }
 
 // --- editor ----------------------------------------------------------------------
@@ -318,7 +344,9 @@ async function editorPage(name) {
     button("Deploy for review", () => deploy(true)),
     name ? button("Stop", () => stop()) : null,
     name ? link(route("history", name), "History") : null,
-    name ? link(route("signals", name), "Signals") : null);
+    name ? button("Restart", () => restart()) : null,
+    name ? link(route("signals", name), "Signals") : null,
+    name ? link(route("logs", name), "Logs") : null);
   page(name ? `Edit ${name}` : "New strategy",
     restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
       h("button", { type: "button", onclick: discard }, "Discard them")) : null,
@@ -542,6 +570,18 @@ async function editorPage(name) {
     }
   }
 
+  async function restart() {
+    if (!busy("Restarting…")) return;
+    try {
+      result.replaceChildren(h("p", { class: "ok" }, restartText(await call("restart", { t: tenant(), n: name }))));
+      announce(`Restarting ${name}`);
+    } catch (err) {
+      failed(err, result);
+    } finally {
+      idle();
+    }
+  }
+
   async function stop() {
     const question = `Stop ${name}? This removes it from the fleet in a new commit; history keeps it.`;
     if (working || !window.confirm(question) || !busy("Stopping…")) return;
@@ -556,6 +596,82 @@ async function editorPage(name) {
       idle();
     }
   }
+}
+
+function restartText(out) {
+  return out.source === "kubernetes"
+    ? `Restarting: deleted pod(s) ${(out.deleted_pods || []).join(", ") || "none"}; the Deployment creates new ones.`
+    : "Restarting: a new process from the same revision (no commit).";
+}
+
+// --- logs ------------------------------------------------------------------------
+
+const LOG_POLL_MS = 2000;
+const LOG_LINES = 500;
+
+function logLine(line) {
+  let exc = null;
+  if (line.msg != null) {
+    try {
+      exc = JSON.parse(line.text).exc || null;
+    } catch {
+      exc = null;
+    }
+  }
+  const level = (line.level || "").toLowerCase();
+  const text = line.msg != null
+    ? `${line.ts != null ? new Date(line.ts * 1000).toISOString() : "-"} ${level.toUpperCase().padEnd(8)} ${line.msg}`
+    : line.text;
+  return h("div", { class: `log-line${level ? ` log-${level.replace(/\W/g, "")}` : ""}` },
+    text, exc ? h("div", { class: "log-exc" }, exc) : null);
+}
+
+async function logsPage(name) {
+  const panel = h("div", { class: "log-panel", id: "log-panel", role: "log", tabindex: "0",
+    "aria-label": `Output of ${name}` });
+  const follow = h("input", { type: "checkbox", id: "log-follow", checked: true });
+  const updated = h("p", { class: "hint", "aria-live": "off" });
+  const result = h("div", { role: "status" });
+  const errors = h("div", {});
+  const restartButton = h("button", { type: "button", onclick: async () => {
+    restartButton.disabled = true;
+    try {
+      result.replaceChildren(h("p", { class: "ok" }, restartText(await call("restart", { t: tenant(), n: name }))));
+      announce(`Restarting ${name}`);
+    } catch (err) {
+      failed(err, result);
+    } finally {
+      restartButton.disabled = false;
+    }
+  } }, "Restart");
+  page(`Logs of ${name}`,
+    h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History"), " · ",
+      link(route("signals", name), "Signals")),
+    h("div", { class: "toolbar", role: "toolbar", "aria-label": "Log actions" }, restartButton,
+      h("label", { for: "log-follow", class: "inline" }, follow, " Follow new lines")),
+    result, errors, updated, panel);
+  let last = null;
+  const refresh = async () => {
+    try {
+      const out = await call("logs", { t: tenant(), n: name }, { query: { limit: LOG_LINES } });
+      const lines = out.lines || [];
+      const key = lines.length ? `${lines.length}:${lines[lines.length - 1].text}` : "";
+      if (key !== last) {
+        last = key;
+        panel.replaceChildren(...(lines.length ? lines.map(logLine)
+          : [h("p", { class: "hint" }, out.message || "No output yet.")]));
+        if (follow.checked) panel.scrollTop = panel.scrollHeight;
+      }
+      updated.textContent = `The last ${LOG_LINES} lines · updated ${new Date().toLocaleTimeString()} · `
+        + `every ${LOG_POLL_MS / 1000} s`;
+      errors.replaceChildren();
+    } catch (err) {
+      failed(err, errors);
+    }
+  };
+  const polling = poll(refresh, LOG_POLL_MS);
+  cleanup = polling.stop;
+  await polling.first;
 }
 
 // --- history ---------------------------------------------------------------------
@@ -578,17 +694,29 @@ async function historyPage(name) {
         diffHost.replaceChildren(problemBox(err));
       }
     } }, "Diff");
-    const rollback = h("button", { type: "button", onclick: async () => {
-      if (!window.confirm(`Roll ${name} back to ${shortSha(c.sha)}? This makes a new commit.`)) return;
+    // The confirmation opens in the page, right below the button that asked for it (no native confirm()).
+    const confirmHost = h("div", {});
+    const rollback = h("button", { type: "button", "aria-expanded": "false", onclick: () => {
+      const close = () => (confirmHost.replaceChildren(), rollback.setAttribute("aria-expanded", "false"), rollback.focus());
+      const yes = h("button", { type: "button", class: "danger", onclick: () => (confirmHost.replaceChildren(), doRollback()) },
+        "Roll back");
+      confirmHost.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-modal": "false",
+        "aria-label": `Roll back to ${shortSha(c.sha)}`, onkeydown: (e) => e.key === "Escape" && close() },
+      h("p", {}, `Roll ${name} back to ${shortSha(c.sha)}? This makes a new commit; history keeps the current one.`),
+      h("div", { class: "toolbar" }, yes, h("button", { type: "button", onclick: close }, "Cancel"))));
+      rollback.setAttribute("aria-expanded", "true");
+      yes.focus();
+    } }, "Roll back to here");
+    const doRollback = async () => {
       try {
         const out = await call("rollback", { t: tenant(), n: name }, { body: { to: c.sha } });
         announce(`Rolled back: commit ${shortSha(out.commit)}`);
         await historyPage(name);
         main.append(h("p", { class: "ok", role: "status" }, `Rolled back to ${shortSha(c.sha)}: commit ${shortSha(out.commit)}.`));
       } catch (err) {
-        result.replaceChildren(problemBox(err));
+        confirmHost.replaceChildren(problemBox(err));
       }
-    } }, "Roll back to here");
+    };
     return h("li", { class: "card" },
       h("h2", {}, h("code", {}, shortSha(c.sha)), " ", c.message || c.subject || ""),
       h("dl", { class: "meta" },
@@ -597,6 +725,7 @@ async function historyPage(name) {
         h("dt", {}, "Action"), h("dd", {}, c.action || "—"),
         h("dt", {}, "Digest"), h("dd", {}, h("code", {}, c.digest ? String(c.digest).slice(0, 16) : "—"))),
       h("div", { class: "toolbar" }, toggle, i === 0 ? null : rollback),
+      confirmHost,
       diffHost);
   }));
   page(`History of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("signals", name), "Signals")),
