@@ -78,7 +78,12 @@ browser:
 	fi
 	@command -v chromium >/dev/null 2>&1 || echo "browser: no chromium; the console browser tests (tests/console) will skip"
 
-test: install $(VENV)/.backtest $(VENV)/.feed browser components
+# The console's build tools (esbuild, pinned by web/package-lock.json): the test that the committed console
+# is the build of web/src runs them.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-fund --no-audit
+
+test: install $(VENV)/.backtest $(VENV)/.feed browser components web/node_modules/.package-lock.json
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install
