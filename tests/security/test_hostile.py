@@ -149,11 +149,18 @@ def test_oversized_signal_meta_is_refused(hostile: Hostile) -> None:
 def test_signal_rate_is_capped_at_the_sink(hostile: Hostile) -> None:
     report = _ran(hostile, "spammer")
     assert report["sent"] == 5000
-    status = wait_status(hostile, lambda s: row(s, "mallory/spammer")["signals_dropped"] > 0, what="rate drops")
-    kept = len([r for r in _signals(hostile) if r.get("strategy") == "spammer"])
+
+    def kept() -> int:
+        return len([r for r in _signals(hostile) if r.get("strategy") == "spammer"])
+
+    # The sink may still be draining the socket when the strategy reports: wait until every
+    # sent signal is either kept or counted as dropped, then check the split.
+    status = wait_status(
+        hostile, lambda s: row(s, "mallory/spammer")["signals_dropped"] + kept() >= 5000 - 10, 60, "all accounted"
+    )
     elapsed = time.time() - hostile.paths.strategy_dir("mallory/spammer").stat().st_mtime
-    assert 1000 <= kept <= 1000 + 100 * (elapsed + 5)
-    assert row(status, "mallory/spammer")["signals_dropped"] >= 5000 - kept - 10
+    assert 1000 <= kept() <= 1000 + 100 * (elapsed + 5)
+    assert row(status, "mallory/spammer")["signals_dropped"] >= 3000
 
 
 def test_memory_cap_kills_the_hog(hostile: Hostile) -> None:
