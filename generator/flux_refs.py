@@ -3,7 +3,10 @@
 A `sourceRef`, `chartRef` or `dependsOn` that names no object never becomes Ready;
 a HelmRelease in a tenant namespace that installs into another namespace
 (`targetNamespace`, `storageNamespace`) or another cluster (`kubeConfig`) escapes
-the tenant's policies and quota. `flux bootstrap` creates the `flux-system`
+the tenant's policies and quota. Under Flux's multi-tenancy lockdown, a tenant's
+reference to another namespace is refused, and a tenant's object without
+`serviceAccountName` runs as the namespace's `default` account (warnings: a cluster
+may run without the lockdown). `flux bootstrap` creates the `flux-system`
 GitRepository and Kustomization itself, so they count as present.
 """
 
@@ -59,6 +62,8 @@ def reference_problems(
         account = spec.get("serviceAccountName")
         if kind in ("HelmRelease", "Kustomization") and isinstance(account, str) and account:
             checks += [("spec.serviceAccountName", {"kind": "ServiceAccount", "name": account}, ("ServiceAccount",))]
+        elif kind in ("HelmRelease", "Kustomization") and _namespace(obj) in tenants:
+            problems.append(_no_identity(obj, file))
         for field, ref, kinds in checks:
             problems += _dangling(obj, file, field, ref, kinds, present, tenants)
     return problems
@@ -111,6 +116,18 @@ def _dangling(
             )
         )
     return out
+
+
+def _no_identity(obj: dict[str, Any], file: str) -> RefProblem:
+    namespace = _namespace(obj)
+    return RefProblem(
+        file,
+        object_ref(obj),
+        f"spec.serviceAccountName: unset, so under Flux's multi-tenancy lockdown (--default-service-account=default) "
+        f"it is applied as ServiceAccount {namespace}/default, which may do nothing here; "
+        "name the tenant's reconciler (`stratops-reconciler`)",
+        "warning",
+    )
 
 
 def _escapes(obj: dict[str, Any], spec: dict[str, Any], file: str) -> list[RefProblem]:

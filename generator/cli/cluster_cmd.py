@@ -38,13 +38,24 @@ def cluster() -> None:
 @click.option(
     "--wait", default=300.0, show_default=True, help="Seconds to wait for flux-system to be Ready (0: no wait)."
 )
-def up(repo: Path, state: Path, wait: float) -> None:
+@click.option(
+    "--lockdown/--no-lockdown",
+    default=True,
+    show_default=True,
+    help="Run kustomize- and helm-controller locked down as in Flux's multi-tenancy guide "
+    "(--no-cross-namespace-refs, --default-service-account=default).",
+)
+def up(repo: Path, state: Path, wait: float, lockdown: bool) -> None:
     """Start etcd, kube-apiserver, controller-manager, scheduler, kwok and Flux for the fleet REPO."""
-    started = controlplane.up(state.resolve(), repo, wait=wait, say=lambda line: click.echo(f"cluster: {line}"))
+    started = controlplane.up(
+        state.resolve(), repo, wait=wait, say=lambda line: click.echo(f"cluster: {line}"), lockdown=lockdown
+    )
     click.echo(
         f"cluster up in {started.up_seconds:.0f}s: Flux reconciles {started.git_url} (clusters/{started.cluster})"
     )
     click.echo("Pods run on kwok's simulated node: everything up to the pod's phase is real; no container runs.")
+    if not lockdown:
+        click.echo("Flux is not locked down: objects may reference other namespaces' sources (--no-lockdown).")
     click.echo(f"export KUBECONFIG={started.kubeconfig}")
 
 
@@ -67,6 +78,7 @@ def status(state: Path, as_json: bool) -> None:
     else:
         click.echo(f"fleet {report['repo']} (clusters/{report['cluster']}) served at {report['git_url']}")
         click.echo(f"export KUBECONFIG={report['kubeconfig']}")
+        click.echo(f"Flux multi-tenancy lockdown: {'on' if report['lockdown'] else 'off'}")
         for name, alive in report["processes"].items():
             click.echo(f"  {name:24} {'running' if alive else 'NOT RUNNING'}")
         click.echo(f"  {'api':24} {'ready' if report['api'] else 'NOT READY'}")

@@ -100,7 +100,9 @@ def reconciler_identities() -> list[dict[str, Any]]:
 
 
 def sync_objects(cluster: str, url: str) -> list[dict[str, Any]]:
-    """The `flux-system` GitRepository and Kustomization, as `flux bootstrap` writes them (anonymous HTTP here)."""
+    """The `flux-system` GitRepository and Kustomization, as `flux bootstrap` writes them (anonymous HTTP here),
+    with the patch of Flux's multi-tenancy guide: the Kustomization names kustomize-controller's account, so it
+    keeps its rights when the controller runs with `--default-service-account`."""
     meta = {"name": FLUX_NAMESPACE, "namespace": FLUX_NAMESPACE}
     return [
         {
@@ -117,6 +119,7 @@ def sync_objects(cluster: str, url: str) -> list[dict[str, Any]]:
                 "interval": "10m0s",
                 "path": f"./clusters/{cluster}",
                 "prune": True,
+                "serviceAccountName": "kustomize-controller",
                 "sourceRef": {"kind": "GitRepository", "name": FLUX_NAMESPACE},
             },
         },

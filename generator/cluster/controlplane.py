@@ -58,6 +58,7 @@ class State:
     pids: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     up_seconds: float = 0.0
+    lockdown: bool = True  # Flux's multi-tenancy lockdown flags on kustomize- and helm-controller
 
     @property
     def file(self) -> Path:
@@ -89,8 +90,11 @@ class State:
 # --- up ---------------------------------------------------------------------------------------------
 
 
-def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
-    """Start everything for the fleet repo REPO, bootstrap Flux on it, and wait until flux-system is Ready."""
+def up(folder: Path, repo: Path, wait: float = 300.0, say=print, lockdown: bool = True) -> State:
+    """Start everything for the fleet repo REPO, bootstrap Flux on it, and wait until flux-system is Ready.
+
+    LOCKDOWN runs kustomize- and helm-controller as Flux's multi-tenancy guide locks them down (LOCKDOWN_FLAGS).
+    """
     components.require()
     fleet = Fleet(repo)
     cluster = _cluster_name(fleet)
@@ -102,7 +106,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         )
     started = time.monotonic()
     _reset(folder)
-    state = State(folder=folder, repo=str(fleet.path), cluster=cluster, started=time.time())
+    state = State(folder=folder, repo=str(fleet.path), cluster=cluster, started=time.time(), lockdown=lockdown)
     state.ports = {name: free_port() for name in _PORT_NAMES}
     state.git_url = f"http://127.0.0.1:{state.ports['git']}/fleet.git"
     pki = certs.create(folder / "pki", state.ports["apiserver"])
@@ -356,12 +360,30 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
         else:
             # dependsOn is re-checked at this interval (default 30s): a chain of three would wait 90s for nothing
             argv += ["--requeue-dependency=5s"]
+            if state.lockdown:
+                argv += LOCKDOWN_FLAGS[name]
+        if name == "kustomize-controller":
+            # a commit that fixes a failing release is applied at once, not after the stuck health check times out
+            argv += ["--feature-gates=CancelHealthCheckOnNewRevision=true"]
         env = {"KUBECONFIG": admin, "RUNTIME_NAMESPACE": FLUX_NAMESPACE, "HOME": str(folder / "flux" / name)}
         (folder / "flux" / name).mkdir(parents=True, exist_ok=True)
         return Service(name, argv, log, env)
     if name == components.KYVERNO:
         return Service(name, _kyverno_argv(binary, admin, ports), log, KYVERNO_ENV)
     raise ValueError(name)
+
+
+# Flux's multi-tenancy lockdown, as its guide patches the controllers: no object may reference another
+# namespace's source, and an object naming no serviceAccountName is applied as its namespace's `default`
+# account (no rights) instead of as the controller. The flux-system Kustomization names kustomize-controller.
+LOCKDOWN_FLAGS = {
+    "kustomize-controller": [
+        "--no-cross-namespace-refs=true",
+        "--default-service-account=default",
+        "--no-remote-bases=true",
+    ],
+    "helm-controller": ["--no-cross-namespace-refs=true", "--default-service-account=default"],
+}
 
 
 # Kyverno's admission controller out of cluster, as its DEVELOPMENT.md "Debugging local code" runs it: with
@@ -398,7 +420,28 @@ def _kyverno_argv(binary: str, kubeconfig: str, ports: dict[str, int]) -> list[s
 def _start_kyverno(state: State, pki: certs.Pki, kube: Kube, say) -> None:
     say(f"kyverno {components.version('kyverno')} admission on https://127.0.0.1:{state.ports['kyverno']}")
     kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KYVERNO_NAMESPACE}}])
+    kube.apply(_kyverno_reports_identity())
     _start(state, components.KYVERNO, _service(state, pki, components.KYVERNO))
+
+
+def _kyverno_reports_identity() -> list[dict[str, Any]]:
+    """The reports controller's account and its `view` binding, as Kyverno's chart creates them.
+
+    Kyverno marks a policy Ready only when that account may read what the policy matches (it checks with a
+    SubjectAccessReview); no reports controller runs here, but the policies' status then says what it says on a
+    cluster installed from the chart.
+    """
+    account = "kyverno-reports-controller"
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": KYVERNO_NAMESPACE}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "kyverno:reports-controller:view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": KYVERNO_NAMESPACE}],
+        },
+    ]
 
 
 def _kwok_stages() -> bytes:
@@ -465,6 +508,7 @@ def status(folder: Path) -> dict[str, Any]:
         "cluster": state.cluster,
         "git_url": state.git_url,
         "kubeconfig": str(state.kubeconfig),
+        "lockdown": state.lockdown,
         "processes": state.running(),
         "api": False,
         "flux": {},

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,14 @@ class Plane:
 
     def reconcile(self) -> None:
         self.stratops("cluster", "reconcile", "--state", str(self.state))
+
+    @contextmanager
+    def fleet_head(self) -> Iterator[None]:
+        """Held, across workers, by a test that breaks the fleet's head on purpose until it is Ready again after the
+        revert, and by a test that needs the whole fleet Ready or clean meanwhile."""
+        with open(self.folder / "fleet-head.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout

@@ -31,7 +31,8 @@ def plane() -> Plane:
 
 def test_every_flux_object_is_ready_at_the_fleet_head(plane: Plane):
     kube = plane.kube()
-    assert all_ready(kube, len(STRATEGIES))
+    with plane.fleet_head():  # other tests deploy meanwhile: Ready once they are applied
+        plane.wait("every Kustomization and HelmRelease Ready", lambda: all_ready(kube, len(STRATEGIES)))
     names = {o["metadata"]["name"] for o in kube.list(*controlplane.KUSTOMIZE)}
     assert names == {"flux-system", "infrastructure", "policies", "strategies"}
     releases = {o["metadata"]["name"] for o in kube.list(*controlplane.HELMRELEASE, namespace=TENANT)}

@@ -165,5 +165,6 @@ def test_tenants_reconcile_with_their_own_identity_and_source(plane: Plane):
         chart = kube.get("source.toolkit.fluxcd.io/v1", "HelmChart", f"{TENANT}-{name}", TENANT)
         chart_yaml = yaml.safe_load((plane.fleet / "charts/strategy-executor/Chart.yaml").read_text())
         assert chart["status"]["artifact"]["revision"] == chart_yaml["version"]  # ChartVersion: no +<sha>
-    report = stratops("check", str(plane.fleet), check=False)
+    with plane.fleet_head():
+        report = stratops("check", str(plane.fleet), check=False)
     assert report.returncode == 0, report.stdout + report.stderr

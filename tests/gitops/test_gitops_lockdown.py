@@ -67,6 +67,10 @@ def test_check_warns_about_cross_namespace_references(fleet: Fleet, spec_dir: Pa
     findings = [str(f) for f in check_repo(fleet.path).findings]
     assert any("--no-cross-namespace-refs" in f and "HelmRelease/alice/one" in f for f in findings), findings
     assert any("spec.serviceAccountName: ServiceAccount alice/ghost does not exist" in f for f in findings), findings
+    path.write_text(path.read_text().replace("serviceAccountName: ghost", ""))
+    (finding,) = [f for f in check_repo(fleet.path).findings if "spec.serviceAccountName" in str(f)]
+    assert finding.severity == "warning" and "HelmRelease/alice/one" in str(finding)
+    assert "--default-service-account=default" in str(finding) and "alice/default" in str(finding)
 
 
 def test_the_source_url_comes_from_flux_bootstrap_first(tmp_path: Path):
