@@ -159,3 +159,20 @@ def test_sync_objects_follow_flux_bootstrap():
     assert repository["kind"] == "GitRepository" and repository["spec"]["ref"] == {"branch": "main"}
     assert kustomization["spec"]["path"] == "./clusters/prod" and kustomization["spec"]["prune"] is True
     assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system"}
+
+
+@pytest.mark.parametrize("lockdown", [True, False])
+def test_the_lockdown_flags_follow_the_state(tmp_path, lockdown):
+    from generator.cluster import controlplane
+
+    state = controlplane.State(folder=tmp_path, lockdown=lockdown)
+    state.ports = {name: free_port() for name in controlplane._PORT_NAMES}
+    pki = certs.Pki(tmp_path / "pki")
+    for name, flags in controlplane.LOCKDOWN_FLAGS.items():
+        argv = controlplane._service(state, pki, name).argv
+        assert (set(flags) <= set(argv)) is lockdown, argv
+        assert not [a for a in argv if "cross-namespace" in a or "service-account" in a] or lockdown
+    assert "--no-cross-namespace-refs=true" not in controlplane._service(state, pki, "source-controller").argv
+    # the flux-system Kustomization keeps kustomize-controller's rights under --default-service-account
+    _, sync = bootstrap.sync_objects("dev", "http://127.0.0.1:1/fleet.git")
+    assert sync["spec"]["serviceAccountName"] == "kustomize-controller"
