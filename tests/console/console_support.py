@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import needs
 from tests.support import new_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice, bob and admin from the environment."""
-    pytest.importorskip("generator.service.app", reason="the HTTP service (generator/service/app.py) is not here")
     repo = tmp_path_factory.mktemp("console") / "fleet"
     new_fleet(repo)
     port = _free_port()
@@ -134,8 +134,8 @@ def run_up(repo: Path) -> Iterator[subprocess.Popen]:
 def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no chromium: run `make browser` (apt-get install chromium) or set STRATOPS_CHROMIUM")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        needs.missing("no chromium", "run `make browser` (apt-get install chromium) or set STRATOPS_CHROMIUM")
+    sync_api = needs.module("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
