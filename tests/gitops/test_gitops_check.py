@@ -189,3 +189,61 @@ def test_cli_json_findings(repo: Path):
     assert [(f["stage"], f["file"], f["object"]) for f in data["findings"]] == [
         ("flux", "strategies/alice/one/helmrelease.yaml", "HelmRelease/alice/one")
     ]
+
+
+def test_a_folder_helm_cannot_render_still_gets_every_other_check(repo: Path):
+    one = repo / "strategies/alice/one"
+    _edit(one / "helmrelease.yaml", "chart: ./charts/strategy-executor", "chart: ./charts/gone")  # render fails
+    _edit(one / "helmrelease.yaml", "mode: enabled", "mode: sometimes")  # the Flux schema
+    _edit(one / "values.yaml", '"cpu": "250m"', '"cpu": "lots"')  # the values schema
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky}\n"
+        "spec:\n  containers:\n  - name: x\n    image: docker.io/evil/miner:latest\n"
+    )
+    _edit(one / "kustomization.yaml", "- helmrelease.yaml", "- helmrelease.yaml\n  - pod.yaml")  # the policies
+    report = check_repo(repo)
+    lines = _lines(report)
+    assert _has(lines, "[render]", "strategies/alice/one", "'./charts/gone'")
+    assert _has(lines, "[flux]", "strategies/alice/one/helmrelease.yaml", "HelmRelease/alice/one", "sometimes")
+    assert _has(lines, "[values]", "strategies/alice/one", "resources.cpu", "lots")
+    assert _has(lines, "[policy]", "strategies/alice/one", "Pod/alice/sneaky", "restrict-image-registries")
+    # what could not be checked is said, not skipped in silence
+    assert any(
+        "chart's objects against the Kubernetes schemas and policies not checked" in str(f) for f in report.warnings
+    )
+
+
+def test_a_folder_kustomize_cannot_build_says_what_was_not_checked(repo: Path):
+    _edit(repo / "strategies/alice/one/kustomization.yaml", "kind: Kustomization", "kind: Kustomization\nfoo: [bar]")
+    _edit(repo / "strategies/alice/two/helmrelease.yaml", "mode: enabled", "mode: sometimes")
+    report = check_repo(repo)
+    assert _has(_lines(report), "strategies/alice/one/kustomization.yaml")
+    assert _has([str(f) for f in report.warnings], "strategies/alice/one", "not checked: they need the kustomize build")
+    assert _has(_lines(report), "[flux]", "strategies/alice/two/helmrelease.yaml", "sometimes")
+
+
+def test_a_folder_without_kustomization_has_its_files_checked_as_flux_applies_them(repo: Path):
+    one = repo / "strategies/alice/one"
+    (one / "kustomization.yaml").unlink()
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky, namespace: alice}\n"
+        "spec:\n  containers:\n  - name: x\n    image: docker.io/evil/miner:latest\n"
+    )
+    lines = _lines(check_repo(repo))
+    assert _has(lines, "[layout]", "strategies/alice/one", "has no kustomization.yaml")
+    assert _has(lines, "[policy]", "strategies/alice/one/pod.yaml", "Pod/alice/sneaky", "restrict-image-registries")
+
+
+def test_a_broken_policy_file_keeps_the_others_checking(repo: Path):
+    broken = repo / "policies/restrict-image-registries/restrict-image-registries.yaml"
+    _edit(broken, "expression: \"['ghcr.io/stratops/']\"", 'expression: "object.spec.("')
+    one = repo / "strategies/alice/one"
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky}\n"
+        "spec:\n  containers:\n  - name: x\n    image: ghcr.io/stratops/x:1\n"
+    )
+    _edit(one / "kustomization.yaml", "- helmrelease.yaml", "- helmrelease.yaml\n  - pod.yaml")
+    lines = _lines(check_repo(repo))
+    broken_rel = "policies/restrict-image-registries/restrict-image-registries.yaml"
+    assert _has(lines, "[policy]", f"{broken_rel}: policy 'restrict-image-registries'", "no object was checked")
+    assert _has(lines, "[policy]", "Pod/alice/sneaky", "require-run-as-non-root")

@@ -28,7 +28,8 @@ def kyverno() -> Path:
     """The kyverno binary; a missing one fails the test (it is a real part, built by `make components`)."""
     if not os.access(KYVERNO, os.X_OK):
         pytest.fail(
-            f"kyverno CLI not found at {KYVERNO}: run `make components COMPONENTS=kyverno` (the differential tests need it)"
+            f"kyverno CLI not found at {KYVERNO}: run `make components COMPONENTS=kyverno` "
+            "(the differential tests need it)"
         )
     return KYVERNO
 
