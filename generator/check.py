@@ -364,9 +364,6 @@ class _Checker:
                 continue
             if not (folder / KUSTOMIZATION_FILE).is_file():
                 self._add("layout", rel, "", "has no kustomization.yaml: Flux applies its YAML files as they are")
-                for item in self._build_path(rel):  # so they are checked as they are
-                    self._validate(item)
-                    self._admit(item, namespaces, policies)
                 usage.setdefault(tenant, []).append((rel, *_requested(folder)))
                 continue
             self.report.checked.append(rel)

@@ -222,16 +222,19 @@ def test_a_folder_kustomize_cannot_build_says_what_was_not_checked(repo: Path):
     assert _has(_lines(report), "[flux]", "strategies/alice/two/helmrelease.yaml", "sometimes")
 
 
-def test_a_folder_without_kustomization_has_its_files_checked_as_flux_applies_them(repo: Path):
+def test_a_folder_without_kustomization_is_checked_and_counted_against_the_quota(repo: Path):
     one = repo / "strategies/alice/one"
     (one / "kustomization.yaml").unlink()
     (one / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky, namespace: alice}\n"
         "spec:\n  containers:\n  - name: x\n    image: docker.io/evil/miner:latest\n"
     )
+    _edit(repo / "infrastructure/tenants/alice/resourcequota.yaml", "requests.cpu: '2'", "requests.cpu: 400m")
     lines = _lines(check_repo(repo))
     assert _has(lines, "[layout]", "strategies/alice/one", "has no kustomization.yaml")
-    assert _has(lines, "[policy]", "strategies/alice/one/pod.yaml", "Pod/alice/sneaky", "restrict-image-registries")
+    pod = [line for line in lines if "Pod/alice/sneaky" in line and "restrict-image-registries" in line]
+    assert len(pod) == 1 and "strategies/alice/one/pod.yaml" in pod[0]  # checked once, as Flux applies it
+    assert _has(lines, "[quota]", "ResourceQuota/alice/tenant-quota", "request 500m > quota 400m")
 
 
 def test_a_broken_policy_file_keeps_the_others_checking(repo: Path):
