@@ -12,18 +12,22 @@ export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
 .PHONY: install tools sandbox components cluster browser node test demo bench lint clean
 
-# uv (from PyPI, pinned) installs the packages: it downloads in parallel and links from its cache, so a
-# cold set-up takes seconds where pip took minutes. It runs from the venv (`python -m uv`), nothing global.
+# uv (from PyPI, pinned) creates the venv and installs the packages: it downloads in parallel and links from
+# its cache, so a cold set-up takes seconds where venv + pip took minutes. It is bootstrapped into $(TOOLS)/uv
+# by the system's pip (the same pip that fetches helm); nothing is installed globally.
 UV_VERSION := 0.13.9
-UV := $(BIN)/python -m uv
+UV := $(TOOLS)/uv/bin/uv
 UV_INSTALL := $(UV) pip install -q --python $(BIN)/python
 export UV_SYSTEM_CERTS ?= true
 
 install: $(VENV)/.installed tools sandbox $(TOOLS)/containers/seccomp.json
 
-$(VENV)/.uv:
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q uv==$(UV_VERSION)
+$(UV):
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install -q --target $(TOOLS)/uv uv==$(UV_VERSION)
+
+# The venv (with pip in it, for the tests that run pip); one made by `python -m venv` is kept as it is.
+$(VENV)/.uv: | $(UV)
+	test -x $(BIN)/python || $(UV) venv -q --seed --python $(PYTHON) $(VENV)
 	touch $@
 
 # What the software runs (install_requires): `make demo` needs nothing more.
@@ -113,7 +117,8 @@ test: install $(VENV)/.backtest $(VENV)/.feed browser components web/node_module
 	$(BIN)/pytest -q -n 2 tests
 
 # Only what the demo runs: the runtime packages, helm and the sandbox (no dev, backtest or feed extras).
-demo: $(VENV)/.runtime tools sandbox
+demo:
+	@$(MAKE) --no-print-directory -j3 $(VENV)/.runtime tools sandbox
 	$(BIN)/stratops demo
 
 bench: install $(VENV)/.backtest $(VENV)/.feed components
