@@ -61,7 +61,7 @@ def _make_demo(clone: Path, env: dict[str, str]) -> tuple[float, float]:
 def _old_setup(work: Path) -> float:
     clone, env = _fresh(work, "baseline")
     started = time.perf_counter()
-    subprocess.run(OLD_SETUP, shell=True, cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(OLD_SETUP, shell=True, cwd=clone, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
