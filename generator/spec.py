@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from kubernetes.utils import parse_quantity
 
 from .assets import SPEC_SCHEMA
 from .errors import Problem, UserError
 from .jsonschemas import Draft202012
 from .params import class_declarations, declaration_problems, params_problems, with_defaults
+from .quantity import parse_quantity
 from .yamlio import load_one
 
 # A DNS-1123 label: tenant, strategy and Kubernetes object names, and the folders named after them.
