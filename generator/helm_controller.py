@@ -125,14 +125,6 @@ def _as_values(data: bytes, where: str) -> dict[str, Any]:
     return parsed
 
 
-def render_release(
-    release: dict[str, Any], objects: list[dict[str, Any]], chart_root: Path, origin: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return (values, rendered objects) for one HelmRelease built from a fleet folder."""
-    values = compose_values(release, objects, origin)
-    return values, template_release(release, values, chart_root, origin)
-
-
 def template_release(
     release: dict[str, Any], values: dict[str, Any], chart_root: Path, origin: str
 ) -> list[dict[str, Any]]:
