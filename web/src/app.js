@@ -6,6 +6,8 @@ import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
 import { equityChart, priceChart } from "./chart.js";
+import { history as metricHistory } from "./series.js";
+import { metricsPanel } from "./metrics.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -175,6 +177,7 @@ const PAGES = {
   history: historyPage,
   signals: signalsPage,
   logs: logsPage,
+  metrics: metricsPage,
   reviews: reviewsPage,
   review: reviewPage,
 };
@@ -227,7 +230,7 @@ function fleetRow(row) {
     h("td", { class: "num" }, st.errors ?? "—"),
     h("td", { class: "num" }, st.restarts ?? "—"),
     h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals"), " ",
-      link(route("logs", row.name), "Logs")));
+      link(route("logs", row.name), "Logs"), " ", link(route("metrics", row.name), "Metrics")));
 }
 
 async function fleetPage() {
@@ -265,7 +268,11 @@ async function fleetPage() {
     failed(err, errors);
   }
   const stream = subscribe("events", { t: tenant() }, {
-    onEvent: (name, view) => name === "fleet" && draw(view),
+    onEvent: (name, view) => {
+      if (name !== "fleet") return;
+      metricHistory.add(view.strategies);
+      draw(view);
+    },
     onDown: (err) => {
       if (err && err.status === 401) return signOut(err);
       if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
@@ -346,7 +353,8 @@ async function editorPage(name) {
     name ? link(route("history", name), "History") : null,
     name ? button("Restart", () => restart()) : null,
     name ? link(route("signals", name), "Signals") : null,
-    name ? link(route("logs", name), "Logs") : null);
+    name ? link(route("logs", name), "Logs") : null,
+    name ? link(route("metrics", name), "Metrics") : null);
   page(name ? `Edit ${name}` : "New strategy",
     restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
       h("button", { type: "button", onclick: discard }, "Discard them")) : null,
@@ -672,6 +680,40 @@ async function logsPage(name) {
   const polling = poll(refresh, LOG_POLL_MS);
   cleanup = polling.stop;
   await polling.first;
+}
+
+// --- metrics ---------------------------------------------------------------------
+
+// Charts of one strategy's status figures, from the history the pushed `fleet` events fill (series.js).
+async function metricsPage(name) {
+  const panel = metricsPanel(name);
+  const updated = h("p", { class: "hint", "aria-live": "off" },
+    "Waiting for the first status update… The charts keep the last 10 minutes seen in this tab.");
+  const banner = h("div", {});
+  page(`Metrics of ${name}`,
+    h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("signals", name), "Signals"), " · ",
+      link(route("logs", name), "Logs")),
+    banner, updated, panel.element);
+  panel.update();
+  const stream = subscribe("events", { t: tenant() }, {
+    onEvent: (event, view) => {
+      if (event !== "fleet") return;
+      metricHistory.add(view.strategies);
+      const row = (view.strategies || []).find((r) => r.name === name);
+      const rt = view.runtime || { reachable: true };
+      banner.replaceChildren(...(!row ? [h("div", { class: "banner", role: "alert" }, `${name} is not deployed.`)]
+        : rt.reachable ? [] : [h("div", { class: "banner", role: "alert" },
+          h("strong", {}, "The runtime cannot be reached. "), "No new figures until it answers.")]));
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()} · live · the last 10 minutes seen in this tab`;
+      panel.update();
+    },
+    onDown: (err) => {
+      if (err && err.status === 401) return signOut(err);
+      if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
+        h("strong", {}, "The service cannot be reached. "), "Reconnecting…"));
+    },
+  });
+  cleanup = () => (stream.close(), panel.destroy());
 }
 
 // --- history ---------------------------------------------------------------------
