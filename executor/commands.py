@@ -43,6 +43,12 @@ def _on_term(stop: Any) -> None:
 )
 @click.option("--loop/--no-loop", default=False, show_default=True, help="Replay forever.")
 @click.option(
+    "--clock",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay: write how each pass re-stamps the data to this JSON file (charts read it).",
+)
+@click.option(
     "--heartbeat",
     type=float,
     default=1.0,
@@ -118,6 +124,7 @@ def feed_command(
     speed: str,
     rate: float | None,
     loop: bool,
+    clock: Path | None,
     heartbeat: float,
     warmup: float,
     proxy: str | None,
@@ -145,7 +152,7 @@ def feed_command(
             raise click.UsageError(
                 "--symbols, --endpoint, --ws-endpoint, --record and --metrics-port need --source binance|coinbase"
             )
-        _replay(data, speed, rate, loop, heartbeat, warmup, connect or bind, bool(connect))
+        _replay(data, speed, rate, loop, clock, heartbeat, warmup, connect or bind, bool(connect))
 
 
 def _proxy(xsub: str, xpub: str, snapshot: str | None, dedupe: bool, heartbeat: float) -> None:
@@ -211,6 +218,7 @@ def _replay(
     speed: str,
     rate: float | None,
     loop: bool,
+    clock: Path | None,
     heartbeat: float,
     warmup: float,
     where: str,
@@ -233,9 +241,10 @@ def _replay(
         loop=loop,
         heartbeat=heartbeat,
         warmup=warmup,
+        clock=clock,
     )
     sock = make_pub_socket(zmq.Context.instance(), where, connect, opts.sndhwm)
-    replayer = Replayer(records, Publisher(sock, heartbeat=heartbeat), opts)
+    replayer = Replayer(records, Publisher(sock, heartbeat=heartbeat), opts, data=data.resolve() if data else None)
     _on_term(replayer.stop)
     sent = replayer.run()
     click.echo(f"published {sent} messages on {len(replayer.topics)} topics", err=True)

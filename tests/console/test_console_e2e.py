@@ -600,3 +600,50 @@ def test_metric_charts_of_a_running_strategy(page, server: Server, artifacts: Pa
         row.get_by_role("link", name="Metrics").click()
         expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"))
     recorder.check(server)
+
+
+TWO_SYMBOLS = """from executor import Strategy
+
+
+class TwoSymbols(Strategy):
+    def on_bar(self, bar):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n % 5 == 0:  # bars come in pairs (one per symbol): every 5th alternates the symbols
+            self.emit(symbol=bar.symbol, side="buy" if self.n % 10 else "sell", strength=0.5, reason="5 bars")
+"""
+
+
+def test_signal_chart_at_the_default_feed_speed_keeps_the_chosen_symbol(page, server: Server, artifacts: Path) -> None:
+    """`stratops up` at its default feed speed (the sample's pace on the wall clock): the chart marks the signals
+    on the bars, and shows the first subscribed symbol until the user picks another, whatever the newest
+    signal is for."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "two-symbols", "tenant": "alice"},
+        "spec": {
+            "code": {"inline": TWO_SYMBOLS, "class": "TwoSymbols"},
+            "subscriptions": ["bars.ETH-USD", "bars.BTC-USD"],
+        },
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/two-symbols", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo, fast=False):
+        expect(page.get_by_role("row", name=re.compile("two-symbols"))).to_contain_text("Running", timeout=60_000)
+        page.goto(f"{server.url}/#/signals/two-symbols")
+        table = page.get_by_role("table").filter(has_text="Last 50 signals")
+        # Signals for both symbols, the newest for BTC-USD: the chart still shows ETH-USD, the first subscribed.
+        expect(table.get_by_role("row", name=re.compile("ETH-USD")).first).to_be_visible(timeout=60_000)
+        expect(table.get_by_role("row").nth(1)).to_contain_text("BTC-USD", timeout=60_000)
+        eth = page.get_by_role("img", name=re.compile("^ETH-USD: close from"))
+        expect(eth).to_be_visible()
+        expect(eth.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(3500)  # another refresh of the page
+        expect(page.get_by_role("heading", name="ETH-USD price and signals")).to_be_visible()
+        shot(page, artifacts, "signals-default-speed")
+        page.get_by_label("Symbol").select_option("BTC-USD")
+        btc = page.get_by_role("img", name=re.compile("^BTC-USD: close from"))
+        expect(btc.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        expect(page.get_by_role("heading", name="BTC-USD price and signals")).to_be_visible()
+    recorder.check(server)

@@ -5,7 +5,7 @@ import { call, session, subscribe, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
-import { equityChart, priceChart } from "./chart.js";
+import { chartSymbols, equityChart, priceChart } from "./chart.js";
 import { history as metricHistory } from "./series.js";
 import { metricsPanel } from "./metrics.js";
 
@@ -780,14 +780,18 @@ async function signalsPage(name) {
   const chartHost = h("div", {});
   const body = h("tbody", {});
   const errors = h("div", {});
-  page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History")),
-    errors, chartHost,
-    h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
-      h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
-      body));
+  const picker = h("select", { id: "chart-symbol", onchange: () => ((chosen = picker.value), refresh()) });
+  const pickerRow = h("div", { class: "toolbar", hidden: true },
+    h("label", { for: "chart-symbol", class: "inline" }, "Symbol ", picker));
+  page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History"),
+    " · ", link(route("metrics", name), "Metrics")),
+  errors, pickerRow, chartHost,
+  h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
+    h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+    body));
   const strategy = await load("strategy", { t: tenant(), n: name });
   const subs = strategy.spec?.spec?.subscriptions || [];
-  let bars = null; // the market data of one symbol, fetched once per visit
+  let chosen = null; // the chart's symbol: the first one offered, then only what the user picks
   const refresh = async () => {
     try {
       const signals = await call("signals", { t: tenant(), n: name }, { query: { limit: 50 } });
@@ -796,11 +800,17 @@ async function signalsPage(name) {
         h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
         h("td", { class: "num" }, s.strength ?? "—"), h("td", { class: "num" }, s.size ?? "—"),
         h("td", {}, s.reason ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
-      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".").slice(1).find((part) => /^[A-Z0-9]/.test(part))).find(Boolean);
-      if (symbol) {
-        if (bars?.symbol !== symbol) bars = { symbol, data: await call("bars", { symbol }, { query: { limit: 600 } }) };
-        const drawn = priceChart(bars.data, rows, symbol);
-        chartHost.replaceChildren(h("div", {}, h("h2", {}, `${symbol} price and signals`),
+      const symbols = chartSymbols(subs, rows);
+      chosen ??= symbols[0] ?? null;
+      if (symbols.join() !== [...picker.options].map((o) => o.value).join()) {
+        picker.replaceChildren(...symbols.map((s) => h("option", { value: s, selected: s === chosen }, s)));
+      }
+      pickerRow.hidden = symbols.length < 2;
+      if (chosen) {
+        // Fetched on every refresh: the feed keeps publishing, and new signals answer new bars.
+        const bars = await call("bars", { symbol: chosen }, { query: { limit: 600 } });
+        const drawn = priceChart(bars, rows, chosen);
+        chartHost.replaceChildren(h("div", {}, h("h2", {}, `${chosen} price and signals`),
           drawn?.chart || h("p", {}, "Not enough market data for a chart yet."),
           drawn?.outside ? h("p", { class: "hint" }, `${drawn.outside} of these signals answered market events ` +
             "outside the time range of the market data the service returned; they are listed below, not drawn.") : null));
