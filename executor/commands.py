@@ -260,12 +260,15 @@ def _replay(
     help="Append signals to this NDJSON file.",
 )
 @click.option("--follow/--no-follow", "follow", default=True, show_default=True, help="Print signals live.")
-def sink_command(bind: str, out: Path | None, follow: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="Serve Prometheus metrics on :N.")
+def sink_command(bind: str, out: Path | None, follow: bool, metrics_port: int | None) -> None:
     """Collect signals from all executors."""
     from executor.sink import Sink, format_signal
 
     setup_logging({"component": "sink"})
     sink = Sink(bind, out, on_signal=(lambda rec: click.echo(format_signal(rec))) if follow else None)
+    if metrics_port is not None:
+        sink.metrics.serve(metrics_port)
     _on_term(sink.stop)
     sink.run()
 
