@@ -145,6 +145,8 @@ def feed_command(
     elif source != "replay":
         if data is not None:
             raise click.UsageError("--data replays a file; it cannot be combined with --source " + source)
+        if clock is not None:
+            raise click.UsageError("--clock records a replay's clock; it cannot be combined with --source " + source)
         where = (connect or bind, bool(connect))
         _live(source, symbols, (endpoint, ws_endpoint), record, metrics_port, stale, heartbeat, where)
     else:
