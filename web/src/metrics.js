@@ -1,5 +1,7 @@
 // Metric charts of one strategy (uPlot on canvas), redrawn from the in-browser history (series.js).
 
+/*! uPlot v1.6.32, Copyright (c) 2025, Leon Sorokin, MIT Licensed: https://github.com/leeoniya/uPlot
+ * (its own header is not a legal comment, so the build would drop it; this one goes to app.js.LEGAL.txt) */
 import uPlot from "uplot";
 import { h } from "./dom.js";
 import { METRICS, history } from "./series.js";
