@@ -583,10 +583,12 @@ def test_metric_charts_of_a_running_strategy(page, server: Server, artifacts: Pa
         }
         for chart in charts.values():
             expect(chart).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"), timeout=60_000)
+        # A scrape window can see no event (the runtime's rates are per window): wait for one that did.
+        expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r": (?!0 )\d"), timeout=60_000)
         values = {key: latest_value(chart.get_attribute("aria-label")) for key, chart in charts.items()}
         status = server.api("alice").get("/v1/tenants/alice/strategies").json()
         live = next(r for r in status if r["name"] == "charted")["status"]
-        assert values["events_per_s"] and values["events_per_s"] > 0, values
+        assert values["events_per_s"] is not None and values["events_per_s"] >= 0, values  # > 0 was shown above
         assert values["rss_mb"] and 1 < values["rss_mb"] < 4 * live["rss_mb"] + 1, (values, live)
         assert values["cpu_pct"] is not None and values["cpu_pct"] >= 0, values
         assert values["restarts"] == live["restarts"], (values, live)
