@@ -10,7 +10,7 @@ export STRATOPS_HELM := $(HELM)
 # The kyverno CLI the policy engine's differential tests and benchmark compare against.
 export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
-.PHONY: install tools sandbox components cluster browser node test demo bench lint clean
+.PHONY: install tools sandbox components crds cluster browser node test demo bench lint clean
 
 # uv (from PyPI, pinned) creates the venv and installs the packages: it downloads in parallel and links from
 # its cache, so a cold set-up takes seconds where venv + pip took minutes. It is bootstrapped into $(TOOLS)/uv
@@ -60,6 +60,13 @@ $(CURDIR)/$(TOOLS)/helm:
 # COMPONENTS="etcd kwok" builds only those.
 components:
 	nice $(PYTHON) scripts/build_tools.py $(COMPONENTS)
+
+# The prometheus-operator CRD of the chart's optional PodMonitor, from the Go module pinned in generator/crds.py
+# (through the Go module proxy): the tests validate the rendered PodMonitor and the shipped schema against it.
+crds: $(TOOLS)/crds/monitoring.coreos.com_podmonitors.yaml
+
+$(TOOLS)/crds/monitoring.coreos.com_podmonitors.yaml: generator/crds.py $(VENV)/.installed
+	$(BIN)/python -m generator.crds fetch $(TOOLS)/crds
 
 # A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1,
 # reconciling the fleet repo FLEET (created, with a tenant `demo`, when missing). `stratops cluster down` stops it.
@@ -113,7 +120,7 @@ node:
 web/node_modules/.package-lock.json: web/package-lock.json | node
 	cd web && npm ci --no-fund --no-audit
 
-test: install $(VENV)/.backtest $(VENV)/.feed browser components web/node_modules/.package-lock.json
+test: install $(VENV)/.backtest $(VENV)/.feed browser components crds web/node_modules/.package-lock.json
 	$(BIN)/pytest -q -n 2 tests
 
 # Only what the demo runs: the runtime packages, helm and the sandbox (no dev, backtest or feed extras).
