@@ -104,4 +104,4 @@ def token_add(tenant: str | None, admin: bool, user: str | None, tokens_file: Pa
         if user is not None and user != named:
             raise UserError("two user names", [Problem("--user", f"{user!r} and {named!r}", "give the user once")])
         user = named
-    click.echo(add_token(tokens_file, None if admin else tenant, check_user(user, "--user") if user else None))
+    click.echo(add_token(tokens_file, None if admin else tenant, None if user is None else check_user(user, "--user")))
