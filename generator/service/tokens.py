@@ -67,6 +67,11 @@ class Principal:
         return "admin" if self.admin else str(self.tenant)
 
     @property
+    def caller(self) -> str:
+        """Whose Idempotency-Keys these are: each user's own (a token without a user keeps the tenant's)."""
+        return f"{self.name}/{self.user}" if self.user else self.name
+
+    @property
     def user_name(self) -> str:
         return self.user or (ADMIN_USER if self.admin else str(self.tenant))
 

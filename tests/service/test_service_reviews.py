@@ -200,3 +200,13 @@ def test_code_unchanged_since_review_is_what_merges(client, fleet: Fleet):
     assert client.post(f"{REVIEWS}/{branch}/merge", headers=ANN).status_code == 200
     files = fleet.read_folder("strategies/alice/momentum-btc") or {}
     assert any(b"# reviewed" in data for data in files.values()), list(files)
+
+
+def test_idempotency_keys_are_each_users_own(client, fleet: Fleet):
+    """Two users sending the same request with the same key are two requests: both approvals are recorded."""
+    branch = _open(client, who=auth("alice"))
+    for who in (RITA, SAM, RITA):
+        response = client.post(f"{REVIEWS}/{branch}/approve", headers={**who, "Idempotency-Key": "approve-1"})
+        assert response.status_code == 200, response.text
+    record = client.get(f"{REVIEWS}/{branch}", headers=ANN).json()["review"]
+    assert sorted(a["user"] for a in record["approvals"]) == ["rita", "sam"]  # rita's retry was replayed
