@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -322,6 +323,39 @@ def test_reject_a_review_with_a_reason(page, browser, server: Server, artifacts:
     expect(page.get_by_role("button", name="Merge")).to_be_disabled()
     expect(page.locator("#merge-why")).to_contain_text("trades too often")
     shot(page, artifacts, "review-rejected")
+    recorder.check(server)
+
+
+def test_admin_merges_an_unapproved_review_only_with_a_reason(page, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "urgent", "tenant": "bob"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    response = server.api("bob").put("/v1/tenants/bob/strategies/urgent?review=true", json={"spec": doc})
+    assert response.status_code == 200, response.text
+    branch = response.json()["branch"]
+    recorder = Recorder(page)
+    page.goto(f"{server.url}/")
+    page.get_by_label("Tenant token").fill(ADMIN_TOKEN)
+    page.keyboard.press("Enter")
+    page.get_by_label("Tenant").fill("bob")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tenant-name")).to_have_text("bob")
+    page.goto(f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    expect(page.get_by_role("button", name="Approve")).to_be_disabled()  # the admin is no user of the tenant
+    merge = page.get_by_role("button", name="Merge with override")
+    merge.click()  # without a reason: refused, nothing merged
+    expect(page.get_by_role("region", name="Approvals").get_by_role("alert")).to_contain_text("override reason")
+    page.get_by_label("Admin override: reason").fill("exchange outage fix")
+    merge.click()
+    expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
+    message = subprocess.run(
+        ["git", "log", "-1", "--format=%B", "main"], cwd=server.repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert "Override-reason: exchange outage fix" in message and "Override-by: admin <admin@stratops>" in message
+    shot(page, artifacts, "review-override")
     recorder.check(server)
 
 
