@@ -171,25 +171,25 @@ def merge(
     from . import actions, approvals
 
     reason = approvals.one_line(override, "override reason") if override is not None else None
-    tenant, name, sha = resolve_branch(fleet, branch)
+    tenant, name, _ = resolve_branch(fleet, branch)
     folder = strategy_dir(tenant, name)
-    files = fleet.read_folder(folder, sha)
-    if files is None:
-        raise UserError(f"cannot merge {branch}", [Problem(str(folder), "the branch does not hold this strategy")])
-    record = _mergeable(fleet, branch, reason is not None)
-    if files == fleet.read_folder(folder):
-        _delete_branch(fleet, branch)
-        return actions.Outcome("merge", f"{tenant}/{name}", None, message=f"{branch} is already on {MAIN_BRANCH}")
     for _ in range(3):
+        record = _mergeable(fleet, branch, reason is not None)
+        files = fleet.read_folder(folder, record.tip)
+        if files is None:
+            raise UserError(f"cannot merge {branch}", [Problem(str(folder), "the branch does not hold this strategy")])
+        if files == fleet.read_folder(folder):
+            _delete_branch(fleet, branch)
+            return actions.Outcome("merge", f"{tenant}/{name}", None, message=f"{branch} is already on {MAIN_BRANCH}")
         head = fleet.head()
         try:
             report = actions.check_change(fleet, folder, files, tenant, head)
         except UserError as exc:
             raise UserError(f"cannot merge {branch}: {exc.title}", exc.problems) from None
         with fleet.lock():
-            if fleet.head() != head:
-                continue  # main moved while checking: check again against the new main
-            record = _mergeable(fleet, branch, reason is not None)  # a close or new content meanwhile
+            # Main moved, or the review did (a close, new content) while checking: look again.
+            if fleet.head() != head or _mergeable(fleet, branch, reason is not None).tip != record.tip:
+                continue
             if admit is not None:
                 admit(fleet, folder, files)
             message = _merge_message(fleet, record, (author, reason) if reason is not None else None)
@@ -206,7 +206,7 @@ def merge(
         if outcome.pushed or outcome.remote is None:
             _delete_branch(fleet, branch)
         return outcome
-    raise UserError(f"cannot merge {branch}", [Problem(MAIN_BRANCH, "main keeps moving", "retry")])
+    raise UserError(f"cannot merge {branch}", [Problem(MAIN_BRANCH, "main or the review keeps moving", "retry")])
 
 
 def _mergeable(fleet: Fleet, branch: str, overridden: bool):
