@@ -10,7 +10,7 @@ export STRATOPS_HELM := $(HELM)
 # The kyverno CLI the policy engine's differential tests and benchmark compare against.
 export STRATOPS_KYVERNO := $(CURDIR)/$(TOOLS)/bin/kyverno
 
-.PHONY: install tools sandbox components cluster browser test demo bench lint clean
+.PHONY: install tools sandbox components crds cluster browser test demo bench lint clean
 
 install: $(VENV)/.installed tools sandbox $(TOOLS)/containers/seccomp.json
 
@@ -40,6 +40,13 @@ $(CURDIR)/$(TOOLS)/helm:
 # COMPONENTS="etcd kwok" builds only those.
 components:
 	nice $(PYTHON) scripts/build_tools.py $(COMPONENTS)
+
+# The prometheus-operator CRD of the chart's optional PodMonitor, from the Go module pinned in generator/crds.py
+# (through the Go module proxy): the tests validate the rendered PodMonitor and the shipped schema against it.
+crds: $(TOOLS)/crds/monitoring.coreos.com_podmonitors.yaml
+
+$(TOOLS)/crds/monitoring.coreos.com_podmonitors.yaml: generator/crds.py $(VENV)/.installed
+	$(BIN)/python -m generator.crds fetch $(TOOLS)/crds
 
 # A local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, Flux) on 127.0.0.1,
 # reconciling the fleet repo FLEET (created, with a tenant `demo`, when missing). `stratops cluster down` stops it.
@@ -83,7 +90,7 @@ browser:
 web/node_modules/.package-lock.json: web/package-lock.json
 	cd web && npm ci --no-fund --no-audit
 
-test: install $(VENV)/.backtest $(VENV)/.feed browser components web/node_modules/.package-lock.json
+test: install $(VENV)/.backtest $(VENV)/.feed browser components crds web/node_modules/.package-lock.json
 	$(BIN)/pytest -q -n 2 tests
 
 demo: install

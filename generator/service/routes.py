@@ -512,13 +512,14 @@ def review_summary(request: Request, tenant: Tenant, branch: str, who: Acting) -
 
 @router.get("/v1/market/{symbol}/bars", tags=["market"])
 def market_bars(
+    request: Request,
     symbol: str,
     who: Who,
     limit: Annotated[int, Query(ge=1, le=5000)] = 300,
     interval: Annotated[str, Query(max_length=8)] = "1s",
 ) -> list[dict[str, Any]]:
-    """Bars of the bundled sample data that the local feed replays, oldest first."""
-    found = observe.bars(symbol, interval, limit) if _SYMBOL.match(symbol) else None
+    """Bars of the data the local feed replays, oldest first, on the clock the feed stamped them with."""
+    found = observe.bars(symbol, interval, limit, service(request).repo) if _SYMBOL.match(symbol) else None
     if found is None:
         raise ApiError(
             404,

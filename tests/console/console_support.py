@@ -111,14 +111,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
 
 
 @contextmanager
-def run_up(repo: Path) -> Iterator[subprocess.Popen]:
+def run_up(repo: Path, fast: bool = True) -> Iterator[subprocess.Popen]:
     """A real `stratops up` on the repo, stopped with SIGTERM at the end.
 
-    The feed sends 500 messages/s, so its first pass over the bundled sample (~45 s) keeps the sample's
-    own clock, which is the clock of the market-data endpoint the chart draws.
+    `fast`: the feed sends 500 messages/s (a pass over the bundled sample in ~45 s, on the sample's own clock);
+    otherwise the default speed, `recorded`: the sample's pace, re-stamped to the wall clock.
     """
     log = (repo.parent / "up.log").open("w")
-    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo), "--feed-speed", "fixed", "--feed-rate", "500"]
+    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo)]
+    cmd += ["--feed-speed", "fixed", "--feed-rate", "500"] if fast else []
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc

@@ -635,3 +635,108 @@ def test_phone_width_dark_mode_and_long_yaml_lines(browser, server: Server, arti
         shot(page, artifacts, "edit-long-yaml")
     finally:
         wide.close()
+
+
+def latest_value(label: str) -> float | None:
+    """The newest value a metric chart names: 'CPU of x: 12.5 % (8 samples)' -> 12.5; None before any value."""
+    match = re.search(r": (-?[\d,.]+)[^()]*\((\d+) samples\)$", label)
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def drawn_pixels(chart) -> int:
+    """Pixels of the chart's canvas that uPlot painted (axes, grid and the series line)."""
+    return chart.locator("canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"
+    )
+
+
+def test_metric_charts_of_a_running_strategy(page, server: Server, artifacts: Path) -> None:
+    """A real `stratops up`: the metrics page charts events/s, lag, CPU, memory, restarts and signals/s, fed by
+    the pushed status updates, with the values the runtime measures."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "charted", "tenant": "alice"},
+        "spec": {"code": {"inline": FLIPPER, "class": "Flipper"}, "subscriptions": ["bars.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/charted", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo):
+        row = page.get_by_role("row", name=re.compile("charted"))
+        expect(row).to_contain_text("Running", timeout=60_000)
+        row.get_by_role("link", name="Metrics").click()
+        expect(page.get_by_role("heading", name="Metrics of charted")).to_be_visible()
+        charts = {
+            key: page.locator(f"figure[data-metric={key}]")
+            for key in ("events_per_s", "lag_ms_p99", "cpu_pct", "rss_mb", "restarts", "signals_per_s")
+        }
+        for chart in charts.values():
+            expect(chart).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"), timeout=60_000)
+        # A scrape window can see no event (the runtime's rates are per window): wait for one that did.
+        expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r": (?!0 )\d"), timeout=60_000)
+        values = {key: latest_value(chart.get_attribute("aria-label")) for key, chart in charts.items()}
+        status = server.api("alice").get("/v1/tenants/alice/strategies").json()
+        live = next(r for r in status if r["name"] == "charted")["status"]
+        assert values["events_per_s"] is not None and values["events_per_s"] >= 0, values  # > 0 was shown above
+        assert values["rss_mb"] and 1 < values["rss_mb"] < 4 * live["rss_mb"] + 1, (values, live)
+        assert values["cpu_pct"] is not None and values["cpu_pct"] >= 0, values
+        assert values["restarts"] == live["restarts"], (values, live)
+        assert values["signals_per_s"] is not None, values  # a rate from the signal count
+        blank = page.evaluate("document.createElement('canvas').getContext('2d') && 0")
+        for key, chart in charts.items():
+            assert drawn_pixels(chart) > blank + 500, key
+        shot(page, artifacts, "metrics-live")
+        # The history outlives the page: back on the fleet page and again here, the charts start from it.
+        nav(page, "Fleet")
+        row.get_by_role("link", name="Metrics").click()
+        expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"))
+    recorder.check(server)
+
+
+TWO_SYMBOLS = """from executor import Strategy
+
+
+class TwoSymbols(Strategy):
+    def on_bar(self, bar):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n % 5 == 0:  # bars come in pairs (one per symbol): every 5th alternates the symbols
+            self.emit(symbol=bar.symbol, side="buy" if self.n % 10 else "sell", strength=0.5, reason="5 bars")
+"""
+
+
+def test_signal_chart_at_the_default_feed_speed_keeps_the_chosen_symbol(page, server: Server, artifacts: Path) -> None:
+    """`stratops up` at its default feed speed (the sample's pace on the wall clock): the chart marks the signals
+    on the bars, and shows the first subscribed symbol until the user picks another, whatever the newest
+    signal is for."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "two-symbols", "tenant": "alice"},
+        "spec": {
+            "code": {"inline": TWO_SYMBOLS, "class": "TwoSymbols"},
+            "subscriptions": ["bars.ETH-USD", "bars.BTC-USD"],
+        },
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/two-symbols", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo, fast=False):
+        expect(page.get_by_role("row", name=re.compile("two-symbols"))).to_contain_text("Running", timeout=60_000)
+        page.goto(f"{server.url}/#/signals/two-symbols")
+        table = page.get_by_role("table").filter(has_text="Last 50 signals")
+        # Signals for both symbols, the newest for BTC-USD: the chart still shows ETH-USD, the first subscribed.
+        expect(table.get_by_role("row", name=re.compile("ETH-USD")).first).to_be_visible(timeout=60_000)
+        expect(table.get_by_role("row").nth(1)).to_contain_text("BTC-USD", timeout=60_000)
+        eth = page.get_by_role("img", name=re.compile("^ETH-USD: close from"))
+        expect(eth).to_be_visible()
+        expect(eth.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(3500)  # another refresh of the page
+        expect(page.get_by_role("heading", name="ETH-USD price and signals")).to_be_visible()
+        shot(page, artifacts, "signals-default-speed")
+        page.get_by_label("Symbol").select_option("BTC-USD")
+        btc = page.get_by_role("img", name=re.compile("^BTC-USD: close from"))
+        expect(btc.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        expect(page.get_by_role("heading", name="BTC-USD price and signals")).to_be_visible()
+    recorder.check(server)
