@@ -26,6 +26,8 @@ from tests.support import new_fleet
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 TOKENS = {"alice": "sto_alice-console-test-token", "bob": "sto_bob-console-test-token"}
+REVIEWER = "rita@alice"  # a user of tenant alice (the other tokens are the tenants' own)
+TOKENS[REVIEWER] = "sto_rita-console-test-token"
 ADMIN_TOKEN = "sto_admin-console-test-token"
 CHROMIUM_ARGS = [
     "--headless",

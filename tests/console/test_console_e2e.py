@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from console_support import ADMIN_TOKEN, TOKENS, Server, run_up
+from console_support import ADMIN_TOKEN, REVIEWER, TOKENS, Server, run_up
 
 from tests import needs
 from tests.console.test_console_routes import console_routes
@@ -242,7 +243,19 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     recorder.check(server)
 
 
-def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> None:
+def _as_reviewer(browser, server: Server, url: str):
+    """A second browser, signed in as another user of tenant alice, on `url`."""
+    context = browser.new_context(viewport={"width": 1366, "height": 860})
+    other = context.new_page()
+    other.goto(f"{server.url}/")
+    other.get_by_label("Tenant token").fill(TOKENS[REVIEWER])
+    other.get_by_role("button", name="Sign in").click()
+    expect(other.locator("#tenant-name")).to_have_text("alice")
+    other.goto(url)
+    return context, other
+
+
+def test_deploy_for_review_then_approve_and_merge(page, browser, server: Server, artifacts: Path) -> None:
     recorder = Recorder(page)
     sign_in(page, server, "alice")
     nav(page, "New strategy")
@@ -255,7 +268,27 @@ def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> 
     expect(page.get_by_role("region", name="Spec diff")).to_contain_text("window: 7")
     expect(page.get_by_role("region", name="Rendered-object diff")).to_contain_text("Deployment")
     expect(page.get_by_role("region", name="Policies")).to_contain_text("All policies pass")
+    # The author sees why they cannot approve, and why Merge is disabled.
+    expect(page.get_by_role("button", name="Approve")).to_be_disabled()
+    expect(page.get_by_text("You opened this review: you cannot approve it.")).to_be_visible()
+    expect(page.get_by_role("button", name="Merge")).to_be_disabled()
+    expect(page.locator("#merge-why")).to_contain_text("0 of 1 needed")
     shot(page, artifacts, "review")
+
+    context, rita = _as_reviewer(browser, server, page.url)
+    try:
+        rita.get_by_label("Comment").fill("window 7 is short, but fine")
+        rita.get_by_role("button", name="Comment", exact=True).click()
+        expect(rita.get_by_role("list", name="Approvals and comments")).to_contain_text("window 7 is short")
+        rita.get_by_role("button", name="Approve").click()
+        expect(rita.get_by_role("region", name="Approvals").get_by_role("status")).to_contain_text("Approved")
+        expect(rita.get_by_role("button", name="Approve")).to_be_disabled()  # one user, one approval
+        shot(rita, artifacts, "review-approved")
+    finally:
+        context.close()
+
+    page.reload()
+    expect(page.get_by_role("list", name="Approvals and comments")).to_contain_text("rita approved")
     page.get_by_role("button", name="Merge").click()
     expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
     nav(page, "Fleet")
@@ -264,6 +297,66 @@ def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> 
     expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
     expect(page.get_by_text("review/alice/reviewed")).to_have_count(0)  # merged: no longer open
     shot(page, artifacts, "reviews")
+    recorder.check(server)
+
+
+def test_reject_a_review_with_a_reason(page, browser, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "rejected", "tenant": "alice"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    response = server.api("alice").put("/v1/tenants/alice/strategies/rejected?review=true", json={"spec": doc})
+    assert response.status_code == 200, response.text
+    branch = response.json()["branch"]
+    recorder = Recorder(page)
+    context, rita = _as_reviewer(browser, server, f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    try:
+        rita.get_by_label("Reason to reject").fill("trades too often")
+        rita.get_by_role("button", name="Reject").click()
+        expect(rita.get_by_role("region", name="Approvals").get_by_role("status")).to_contain_text("Review rejected")
+    finally:
+        context.close()
+    sign_in(page, server, "alice")
+    page.goto(f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    expect(page.get_by_text(re.compile("^Closed"))).to_be_visible()
+    expect(page.get_by_role("button", name="Merge")).to_be_disabled()
+    expect(page.locator("#merge-why")).to_contain_text("trades too often")
+    shot(page, artifacts, "review-rejected")
+    recorder.check(server)
+
+
+def test_admin_merges_an_unapproved_review_only_with_a_reason(page, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "urgent", "tenant": "bob"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    response = server.api("bob").put("/v1/tenants/bob/strategies/urgent?review=true", json={"spec": doc})
+    assert response.status_code == 200, response.text
+    branch = response.json()["branch"]
+    recorder = Recorder(page)
+    page.goto(f"{server.url}/")
+    page.get_by_label("Tenant token").fill(ADMIN_TOKEN)
+    page.keyboard.press("Enter")
+    page.get_by_label("Tenant").fill("bob")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tenant-name")).to_have_text("bob")
+    page.goto(f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    expect(page.get_by_role("button", name="Approve")).to_be_disabled()  # the admin is no user of the tenant
+    merge = page.get_by_role("button", name="Merge with override")
+    merge.click()  # without a reason: refused, nothing merged
+    expect(page.get_by_role("region", name="Approvals").get_by_role("alert")).to_contain_text("override reason")
+    page.get_by_label("Admin override: reason").fill("exchange outage fix")
+    merge.click()
+    expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
+    message = subprocess.run(
+        ["git", "log", "-1", "--format=%B", "main"], cwd=server.repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert "Override-reason: exchange outage fix" in message and "Override-by: admin <admin@stratops>" in message
+    shot(page, artifacts, "review-override")
     recorder.check(server)
 
 

@@ -10,7 +10,7 @@ import pytest
 from generator.fleet import Fleet
 from generator.service.tokens import Limits
 from tests.service.conftest import make_client
-from tests.service.service_helpers import auth, repo_state, spec
+from tests.service.service_helpers import auth, repo_state, spec, user_auth
 from tests.support import MOMENTUM
 
 URL = "/v1/tenants/alice/strategies/momentum-btc"
@@ -280,6 +280,8 @@ def test_review_list_show_merge(client, fleet: Fleet):
     _problem(client.get(f"/v1/tenants/bob/reviews/{bob_branch}", headers=ALICE), 403)
     _problem(client.get("/v1/tenants/alice/reviews/review/alice/momentum-btc/000000000000", headers=ALICE), 404)
 
+    approved = client.post(f"/v1/tenants/alice/reviews/{branch}/approve", headers=user_auth("rita"))
+    assert approved.status_code == 200, approved.text
     merged = client.post(f"/v1/tenants/alice/reviews/{branch}/merge", headers=ALICE)
     assert merged.status_code == 200, merged.text
     assert merged.json()["action"] == "merge" and fleet.head() == merged.json()["commit"]

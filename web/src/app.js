@@ -8,6 +8,7 @@ import { lineOfField } from "./fields.js";
 import { chartSymbols, equityChart, priceChart } from "./chart.js";
 import { history as metricHistory } from "./series.js";
 import { metricsPanel } from "./metrics.js";
+import { reviewPanel } from "./review.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -830,10 +831,12 @@ async function signalsPage(name) {
 async function reviewsPage() {
   const reviews = await load("reviews", { t: tenant() });
   page("Reviews", reviews.length
-    ? h("table", { class: "grid" }, h("caption", {}, `Open review branches of ${tenant()}`),
-      h("thead", {}, h("tr", {}, ["Branch", "Strategy", "Author", "Time", "Message"].map((c) => h("th", { scope: "col" }, c)))),
+    ? h("table", { class: "grid" }, h("caption", {}, `Review branches of ${tenant()} not merged yet`),
+      h("thead", {}, h("tr", {}, ["Branch", "Strategy", "State", "Author", "Time", "Message"]
+        .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, reviews.map((r) => h("tr", {},
         h("th", { scope: "row" }, link(route("review", r.branch), r.branch)), h("td", {}, r.name),
+        h("td", {}, r.state === "closed" ? "closed" : `${r.approvals}/${r.required} approvals`),
         h("td", {}, r.author), h("td", {}, formatTime(r.time)), h("td", {}, r.subject)))))
     : h("p", {}, "No open reviews. Use “Deploy for review” in the editor to open one."));
 }
@@ -850,27 +853,14 @@ function section(title, ...content) {
 }
 
 async function reviewPage(branch) {
-  const { parts: p = {}, markdown } = await load("review", { t: tenant(), branch });
-  const result = h("div", { role: "status" });
-  const merge = h("button", { type: "button", onclick: async () => {
-    merge.disabled = true;
-    try {
-      const out = await call("merge", { t: tenant(), branch });
-      result.replaceChildren(h("p", { class: "ok" }, `Merged: commit ${shortSha(out.commit)}. `, link("#/fleet", "Fleet")));
-      announce("Merged");
-    } catch (err) {
-      merge.disabled = false;
-      result.replaceChildren(problemBox(err));
-    }
-  } }, "Merge");
+  const { parts: p = {}, markdown, review } = await load("review", { t: tenant(), branch });
   const verdict = String(p.verdict || "").replace(/\*\*/g, "");
   const timings = Object.entries(p.timings_ms || {}).map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`).join(", ");
   page(`Review ${branch}`,
     h("p", {}, h("strong", { class: p.ok ? "ok" : "bad" }, verdict), p.key ? ` · ${p.key}` : "",
       p.head ? ` · head ${shortSha(p.head)} on main ${shortSha(p.base)}` : ""),
-    h("div", { class: "toolbar" }, merge,
-      h("span", { class: "hint" }, "Merge re-runs the full check, then brings the branch into main.")),
-    result,
+    reviewPanel({ t: tenant(), branch, record: review, me, problemBox, announce,
+      fleetLink: () => link("#/fleet", "Fleet") }),
     section("Spec diff", diffBlock(p.spec_diff || "(no change)", "Spec diff")),
     section("Code diff", diffBlock(p.code_diff || "(no change)", "Code diff")),
     section("Rendered-object diff",
