@@ -110,7 +110,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print) -> State:
         _start_control_plane(state, pki, say)
         kube = Kube(state.kubeconfig)
         say("applying the Flux and Kyverno CRDs and the kwok node")
-        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files())
+        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files() + _kwok_crd_files())
         kube.apply(crds, parallel=4)
         wait_for("the CRDs to be established", lambda: kube.established(crds), START_TIMEOUT)
         kube.apply([_node()])
@@ -284,6 +284,10 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             "--requestheader-username-headers=X-Remote-User",
             "--requestheader-group-headers=X-Remote-Group",
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            # pod logs, exec and port-forward go to the node's kubelet endpoint: kwok's server, on 127.0.0.1 with
+            # the API server's own serving certificate, verified against the cluster CA
+            f"--kubelet-certificate-authority={pki.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP",
         ]
         return Service(name, argv, log)
     if name in ("kube-controller-manager", "kube-scheduler"):
@@ -321,8 +325,14 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
             "--disregard-status-with-label-selector=",
             "--cidr=10.0.1.1/24",
-            "--node-ip=10.0.1.1",
+            # the node's InternalIP and kubelet port are kwok's own server, which serves the pods' logs as the
+            # Logs objects name them (kwok's CRDs, applied with Flux's)
+            "--node-ip=127.0.0.1",
+            f"--node-port={ports['kwok']}",
             f"--server-address=127.0.0.1:{ports['kwok']}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--enable-crds={','.join(KWOK_CRDS)}",
             "--node-lease-duration-seconds=40",
         ]
         return Service(name, argv, log)
@@ -410,6 +420,14 @@ def _kwok_stages() -> bytes:
     files = [p for folder in folders for p in sorted((stage / folder).glob("*.yaml"))]
     docs = [p.read_text() for p in files if p.name != "kustomization.yaml"]
     return "\n---\n".join(docs).encode()
+
+
+KWOK_CRDS = ("Logs", "ClusterLogs")  # what kwok's server reads from the API server: which file is a pod's log
+
+
+def _kwok_crd_files() -> list[Path]:
+    bases = components.shared("kwok", "sigs.k8s.io/kwok", "kustomize/crd/bases")
+    return [bases / f"kwok.x-k8s.io_{kind.lower()}.yaml" for kind in KWOK_CRDS]
 
 
 def _node() -> dict[str, Any]:
