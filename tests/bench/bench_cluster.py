@@ -91,7 +91,7 @@ def phase_reached(kube: Kube, fleet, sha: str, generation: int) -> dict[str, boo
     source = kube.get(*controlplane.GITREPOSITORY, "flux-system", "flux-system") or {}
     reached = {"source": sha in str(((source.get("status") or {}).get("artifact") or {}).get("revision"))}
     for name in ("infrastructure", "policies", "strategies"):
-        applied = ((kube.get(*controlplane.KUSTOMIZE, name, "flux-system") or {}).get("status") or {})
+        applied = (kube.get(*controlplane.KUSTOMIZE, name, "flux-system") or {}).get("status") or {}
         reached[name] = sha in str(applied.get("lastAppliedRevision"))
     release = kube.get(*controlplane.HELMRELEASE, "probe", TENANT) or {"metadata": {}}
     reached["applied"] = release["metadata"].get("generation", 0) > generation
@@ -188,8 +188,9 @@ def main(argv: list[str] | None = None) -> None:
                 filled = time.monotonic() - t0
                 if size - 1 > deployed:
                     controlplane.reconcile(state)
-                    ready = wait("the fleet Ready", lambda: fleet_ready(kube, size), 900)
-                    print(f"{'':>10} ({size - 1 - deployed} more committed in {filled:.0f} s, all Ready {ready:.0f} s later)")
+                    ready = wait("the fleet Ready", lambda n=size: fleet_ready(kube, n), 900)
+                    added = size - 1 - deployed
+                    print(f"{'':>10} ({added} more committed in {filled:.0f} s, all Ready {ready:.0f} s later)")
                 deployed = size - 1
                 latencies, breakdowns = commit_to_ready(state, fleet, kube, args.rounds, round_)
                 round_ += args.rounds
