@@ -34,6 +34,7 @@ SERVICE_RANGE = "10.0.0.0/24"
 START_TIMEOUT = 120.0
 REQUEUE_DEPENDENCY = "1s"  # kustomize- and helm-controller: how soon a dependent re-checks its dependency
 HELM_CONCURRENT = 10  # helm-controller's concurrent reconciles
+KUSTOMIZE_CONCURRENT_SSA = 16  # kustomize-controller's concurrent server-side apply operations
 KUSTOMIZE = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 HELMRELEASE = ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
 GITREPOSITORY = ("source.toolkit.fluxcd.io/v1", "GitRepository")
@@ -370,6 +371,15 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             # once, and each waits for the one before to apply the commit, re-checking at this interval (default
             # 30s, 5s measured 6-7s of a 22s commit → Ready). A re-check is one GET of the dependency.
             argv += [f"--requeue-dependency={REQUEUE_DEPENDENCY}"]
+        if name == "kustomize-controller":
+            argv += [
+                # objects dry-run and applied at once (default 4): every commit re-applies every strategy's
+                # HelmRelease and ConfigMaps through the `strategies` Kustomization, 3 objects per strategy
+                f"--concurrent-ssa={KUSTOMIZE_CONCURRENT_SSA}",
+                # a new commit need not wait for the previous one's health checks (every release Ready, up to
+                # the Kustomization's timeout when one is stuck): they are cancelled and the new commit applied
+                "--feature-gates=CancelHealthCheckOnNewRevision=true",
+            ]
         if name == "helm-controller":
             # releases reconciled at once (default 4): mostly waiting for rollouts, so more overlap well when a
             # first sync or a chart change installs or upgrades many strategies
