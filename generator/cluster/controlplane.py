@@ -369,7 +369,7 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
         else:
             # A commit reaches strategies through infrastructure → policies → strategies: all three are queued at
             # once, and each waits for the one before to apply the commit, re-checking at this interval (default
-            # 30s, 5s measured 6-7s of a 22s commit → Ready). A re-check is one GET of the dependency.
+            # 30s; docs/benchmarks.md). A re-check is one GET of the dependency.
             argv += [f"--requeue-dependency={REQUEUE_DEPENDENCY}"]
         if name == "kustomize-controller":
             argv += [
