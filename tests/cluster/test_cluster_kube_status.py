@@ -7,6 +7,10 @@ the `kwok.x-k8s.io/status=custom` annotation (kwok then disregards it) and patch
 a kubelet does. The controllers react to that status for real (the Deployment loses its available replica).
 Container output is what kwok's kubelet server reads from the file a `Logs` object names; the API server
 fetches it from there as it would from a kubelet.
+
+Not produced here: an API server failing with a 5xx (a real 401 stands for an API error), and the row's
+`revision`, which stays None on a real cluster (kube_status._revision: the ChartVersion chart carries no
+commit), so it is not asserted.
 """
 
 from __future__ import annotations
