@@ -42,16 +42,22 @@ CUSTOM_STATUS = {"kwok.x-k8s.io/status": "custom"}  # kwok's --disregard-status-
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Plane:
-    """The shared plane with the two probe strategies deployed, Ready, and each with one Running pod."""
+    """The shared plane with the two probe strategies deployed and Ready.
+
+    pytest may set a module fixture up again when xdist interleaves other modules' tests: the probes are then
+    already there (and the status probe's pod may carry a crash written by a test), so they are not redeployed.
+    """
     plane = shared_plane()
-    specs = tmp_path_factory.mktemp("probes")
-    for name in (STATUS_PROBE, RESTART_PROBE):
-        stratops(
-            "deploy", str(write_spec(specs / name, name=name, tenant=TENANT)), "--repo", str(plane.fleet), "--no-push"
-        )
-    plane.reconcile()
     kube = plane.kube()
-    for name in (STATUS_PROBE, RESTART_PROBE):
+    probes = (STATUS_PROBE, RESTART_PROBE)
+    if all(is_ready(kube.get(*controlplane.HELMRELEASE, n, TENANT)) for n in probes):
+        return plane
+    specs = tmp_path_factory.mktemp("probes")
+    for name in probes:
+        spec = write_spec(specs / name, name=name, tenant=TENANT)
+        stratops("deploy", str(spec), "--repo", str(plane.fleet), "--no-push")
+    plane.reconcile()
+    for name in probes:
         plane.wait(f"{name} Ready", lambda n=name: is_ready(kube.get(*controlplane.HELMRELEASE, n, TENANT)))
         plane.wait(f"{name} has a Running pod", lambda n=name: _running_pod(kube, n) is not None)
     return plane
