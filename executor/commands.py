@@ -43,6 +43,12 @@ def _on_term(stop: Any) -> None:
 )
 @click.option("--loop/--no-loop", default=False, show_default=True, help="Replay forever.")
 @click.option(
+    "--clock",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay: write how each pass re-stamps the data to this JSON file (charts read it).",
+)
+@click.option(
     "--heartbeat",
     type=float,
     default=1.0,
@@ -118,6 +124,7 @@ def feed_command(
     speed: str,
     rate: float | None,
     loop: bool,
+    clock: Path | None,
     heartbeat: float,
     warmup: float,
     proxy: str | None,
@@ -138,6 +145,8 @@ def feed_command(
     elif source != "replay":
         if data is not None:
             raise click.UsageError("--data replays a file; it cannot be combined with --source " + source)
+        if clock is not None:
+            raise click.UsageError("--clock records a replay's clock; it cannot be combined with --source " + source)
         where = (connect or bind, bool(connect))
         _live(source, symbols, (endpoint, ws_endpoint), record, metrics_port, stale, heartbeat, where)
     else:
@@ -145,7 +154,7 @@ def feed_command(
             raise click.UsageError(
                 "--symbols, --endpoint, --ws-endpoint, --record and --metrics-port need --source binance|coinbase"
             )
-        _replay(data, speed, rate, loop, heartbeat, warmup, connect or bind, bool(connect))
+        _replay(data, speed, rate, loop, clock, heartbeat, warmup, connect or bind, bool(connect))
 
 
 def _proxy(xsub: str, xpub: str, snapshot: str | None, dedupe: bool, heartbeat: float) -> None:
@@ -211,6 +220,7 @@ def _replay(
     speed: str,
     rate: float | None,
     loop: bool,
+    clock: Path | None,
     heartbeat: float,
     warmup: float,
     where: str,
@@ -233,9 +243,10 @@ def _replay(
         loop=loop,
         heartbeat=heartbeat,
         warmup=warmup,
+        clock=clock,
     )
     sock = make_pub_socket(zmq.Context.instance(), where, connect, opts.sndhwm)
-    replayer = Replayer(records, Publisher(sock, heartbeat=heartbeat), opts)
+    replayer = Replayer(records, Publisher(sock, heartbeat=heartbeat), opts, data=data.resolve() if data else None)
     _on_term(replayer.stop)
     sent = replayer.run()
     click.echo(f"published {sent} messages on {len(replayer.topics)} topics", err=True)
@@ -251,12 +262,15 @@ def _replay(
     help="Append signals to this NDJSON file.",
 )
 @click.option("--follow/--no-follow", "follow", default=True, show_default=True, help="Print signals live.")
-def sink_command(bind: str, out: Path | None, follow: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="Serve Prometheus metrics on :N.")
+def sink_command(bind: str, out: Path | None, follow: bool, metrics_port: int | None) -> None:
     """Collect signals from all executors."""
     from executor.sink import Sink, format_signal
 
     setup_logging({"component": "sink"})
     sink = Sink(bind, out, on_signal=(lambda rec: click.echo(format_signal(rec))) if follow else None)
+    if metrics_port is not None:
+        sink.metrics.serve(metrics_port)
     _on_term(sink.stop)
     sink.run()
 

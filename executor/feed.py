@@ -6,6 +6,7 @@ Data files: NDJSON (optionally gzip), CSV or Parquet, read and checked by execut
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -40,6 +41,24 @@ class FeedOptions:
     heartbeat: float = 1.0
     warmup: float = 0.0
     sndhwm: int = 100_000
+    clock: Path | None = None  # where to write the replay's clock (write_clock), for charts on the feed's time
+
+
+CLOCK_PASSES = 16
+
+
+def write_clock(path: Path, data: Path | None, passes: list[dict[str, int]]) -> None:
+    """Record how the replay re-stamps its data: per pass, the offset added to every recorded `ts` and the
+    newest stamped `ts` published so far (written with the heartbeats, twice a second).
+
+    A reader re-stamps the same records the same way to see the market data on the clock the strategies
+    saw it (in `recorded` speed each pass starts at the wall clock; otherwise passes follow each other
+    on the data's own clock). Written atomically, the last CLOCK_PASSES passes only.
+    """
+    doc = {"data": str(data) if data else None, "passes": passes[-CLOCK_PASSES:]}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -75,7 +94,9 @@ class Publisher:
 
 
 class Replayer:
-    def __init__(self, records: list[dict[str, Any]], publisher: Publisher, opts: FeedOptions) -> None:
+    def __init__(
+        self, records: list[dict[str, Any]], publisher: Publisher, opts: FeedOptions, data: Path | None = None
+    ) -> None:
         if opts.speed not in SPEEDS:
             raise ValueError(f"speed must be one of {SPEEDS}")
         if not records:
@@ -84,6 +105,8 @@ class Replayer:
         self.pub = publisher
         self.opts = opts
         self.stop = threading.Event()
+        self.data = data
+        self.passes: list[dict[str, int]] = []
         self.topics = sorted({wire.record_topic(r) for r in records})
         self._prepared = [
             (
@@ -130,6 +153,7 @@ class Replayer:
         publish, pub = self.pub.publish, self.pub
         recorded = self.opts.speed == "recorded"
         wall_offset = time.time_ns() - self.records[0]["ts"] if recorded else ts_offset
+        self.passes.append({"offset_ns": wall_offset, "until_ns": 0})
         next_hb = time.monotonic() + self.opts.heartbeat / 2
         for (topic, mtype, payload), due in zip(self._prepared, self._schedule(), strict=True):
             now = time.monotonic()
@@ -139,9 +163,17 @@ class Replayer:
             if now >= next_hb:
                 pub.send_heartbeats()
                 next_hb = now + self.opts.heartbeat / 2
+                self._write_clock()
             if self.stop.is_set():
-                return
-            publish(topic, mtype, {**payload, "ts": payload["ts"] + wall_offset})
+                break
+            stamped = payload["ts"] + wall_offset
+            publish(topic, mtype, {**payload, "ts": stamped})
+            self.passes[-1]["until_ns"] = stamped
+        self._write_clock()
+
+    def _write_clock(self) -> None:
+        if self.opts.clock is not None:
+            write_clock(self.opts.clock, self.data, self.passes)
 
     def _wait_until(self, due: float, next_hb: float) -> None:
         while not self.stop.is_set():

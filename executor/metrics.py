@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
+from prometheus_client import ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -99,6 +100,9 @@ class ExecutorMetrics(Collector):
         self.failed = 0
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+        # CPU seconds, resident memory and start time of this process (from /proc/self): dashboards chart CPU and
+        # memory, and count restarts as changes of the start time, from the executor's own endpoint.
+        ProcessCollector(registry=self.registry)
 
     def inc(self, name: str, by: int = 1) -> None:
         self.counts[name] += by

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import zmq
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
 
 from executor import wire
 
@@ -38,6 +39,34 @@ def format_signal(rec: dict[str, Any]) -> str:
     )
 
 
+class SinkMetrics:
+    """What `stratops sink --metrics-port` serves on /metrics. No per-strategy labels: who a signal is from
+    is what its message claims here, and a claim must not grow the series without bound."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.signals = Counter("stratops_sink_signals", "Signals received and kept.", registry=self.registry)
+        self.malformed = Counter(
+            "stratops_sink_malformed_messages", "Messages dropped as not a valid signal.", registry=self.registry
+        )
+        self.delay = Histogram(
+            "stratops_sink_signal_delay_seconds",
+            "From the executor's emit time (the signal's ts) to its arrival at the sink.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=addr, registry=self.registry)
+
+    def kept(self, record: dict[str, Any]) -> None:
+        self.signals.inc()
+        sent = record.get("ts")
+        if isinstance(sent, int) and not isinstance(sent, bool):
+            self.delay.observe(max(0, record["received_ts"] - sent) / 1e9)
+
+
 class Sink:
     def __init__(
         self,
@@ -56,6 +85,7 @@ class Sink:
         self.stop = threading.Event()
         self.received = 0
         self.errors = 0
+        self.metrics = SinkMetrics()
 
     def run(self) -> int:
         fh: IO[str] | None = None
@@ -82,9 +112,11 @@ class Sink:
                 rec = decode_signal(frames)
             except wire.WireError as exc:
                 self.errors += 1
+                self.metrics.malformed.inc()
                 log.warning("dropped malformed signal: %s", exc)
                 continue
             self.received += 1
+            self.metrics.kept(rec)
             if fh is not None:
                 fh.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
             if self.on_signal is not None:

@@ -194,6 +194,8 @@ def deploy(
             message=f"{strategy.key} is already deployed with this spec; nothing to commit",
         )
     branch = f"review/{strategy.tenant}/{strategy.name}/{strategy.digest[:12]}" if review_branch else MAIN_BRANCH
+    if review_branch and (opened := _open_review(fleet, branch, strategy.key)):
+        return opened
     subject = f"deploy {strategy.key}"
     body = _describe_change(current, files)
     trailers = {"Strategy": strategy.key, "Spec-Digest": f"sha256:{strategy.digest}", "Action": "deploy"}
@@ -204,6 +206,21 @@ def deploy(
         old_objects = rendered_objects(fleet, folder, MAIN_BRANCH)
         outcome.summary = review.summary(strategy.key, current, files, old_objects, outcome.report)
     return outcome
+
+
+def _open_review(fleet: Fleet, branch: str, key: str) -> Outcome | None:
+    """A review of this very spec exists already: its record (approvals, comments) is kept, never rewritten."""
+    from . import approvals
+
+    if branch not in review.branch_tips(fleet):
+        return None
+    record = approvals.state(fleet, branch)
+    if record.closed:
+        raise UserError(
+            f"the review {branch} of this spec was closed",
+            [Problem("review", f"closed by {record.closed.who}", "change the strategy to open a new review")],
+        )
+    return Outcome("deploy", key, None, branch=branch, message=f"{key} is already open for review on {branch}")
 
 
 def require_base(fleet: Fleet, folder: PurePosixPath, key: str, base: str) -> None:

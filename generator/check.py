@@ -321,8 +321,20 @@ class _Checker:
             return None
         try:
             return load_policies([self.root / f for f in files])
-        except PolicyError as exc:
-            self._add("policy", "policies/", "", str(exc))
+        except PolicyError:
+            pass  # find the broken files, keep the others
+        unchecked = "no object was checked against the policies of this file"
+        loadable = []
+        for file in files:  # one broken file must not keep the others from checking every object
+            try:
+                load_policies([self.root / file])
+                loadable.append(file)
+            except PolicyError as exc:
+                self._add("policy", file, "", f"{str(exc).removeprefix(f'{self.root / file}: ')} ({unchecked})")
+        try:
+            return load_policies([self.root / f for f in loadable]) if loadable else None
+        except PolicyError as exc:  # each file loads alone: the conflict is between them
+            self._add("policy", "policies/", "", f"{exc} (no object was checked against the policies)")
             return None
 
     def _admit(self, item: _Object, namespaces: dict[str, dict[str, Any]], policies: PolicySet | None) -> None:
@@ -352,11 +364,11 @@ class _Checker:
                 continue
             if not (folder / KUSTOMIZATION_FILE).is_file():
                 self._add("layout", rel, "", "has no kustomization.yaml: Flux applies its YAML files as they are")
+                usage.setdefault(tenant, []).append((rel, *_requested(folder)))
                 continue
             self.report.checked.append(rel)
             used = self._strategy(folder, rel, tenant, name, namespaces, policies)
-            if used is not None:
-                usage.setdefault(tenant, []).append((rel, *used))
+            usage.setdefault(tenant, []).append((rel, *used))
         self.quiet = False
         self._quotas(usage, namespaces, infra)
 
@@ -368,7 +380,7 @@ class _Checker:
         name: str,
         namespaces: dict[str, dict[str, Any]],
         policies: PolicySet | None,
-    ) -> tuple[Decimal, Decimal] | None:
+    ) -> tuple[Decimal, Decimal]:
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         self._spec_matches(files, rel, tenant, name)
         namespace = namespaces.get(tenant)
@@ -384,8 +396,8 @@ class _Checker:
             obj, message = _split_where(f.where, rel)
             self._add(f.stage, _file_of(rel, f.where), obj, f"{message}{f.message}", f.severity)
         rendered = report.rendered
-        if rendered is None:
-            return None
+        if rendered is None:  # kustomize could not build it: the preflight said what was not checked
+            return _requested(folder)
         if sum(o.get("kind") == "HelmRelease" for o in rendered.built) != 1:
             self._add("layout", rel, "", "must build exactly one HelmRelease (the strategy's release)")
         for obj in rendered.built:
@@ -395,6 +407,8 @@ class _Checker:
             if obj.get("metadata", {}).get("namespace") != tenant:
                 ref = kubeschema.object_ref(obj)
                 self._add("layout", f"{rel}/{KUSTOMIZATION_FILE}", ref, f"is not in the tenant's namespace {tenant!r}")
+        if rendered.failed:  # the chart's objects are missing: count what the spec asks for
+            return _requested(folder)
         cpu = memory = Decimal(0)
         for obj in rendered.objects:
             for container in _containers(obj):

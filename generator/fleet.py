@@ -161,13 +161,15 @@ class Fleet:
         branch: str = MAIN_BRANCH,
         parent: str | None = None,
         extra_parents: tuple[str, ...] = (),
+        allow_empty: bool = False,
     ) -> str | None:
         """Replace (or remove, with None) whole folders in one commit on `branch`.
 
-        Returns the new commit SHA, or None when nothing would change (no empty commits).
+        Returns the new commit SHA, or None when nothing would change (no empty commits, unless
+        `allow_empty`: a review's approvals and comments are commits that change no file).
         """
         parent = parent or self.head(branch) or self.head()
-        sha = self.create_commit(changes, message, author, parent, extra_parents=extra_parents)
+        sha = self.create_commit(changes, message, author, parent, extra_parents=extra_parents, allow_empty=allow_empty)
         if sha is None:
             return None
         self._publish(branch, self.head(branch) or _NULL_SHA, sha, [str(f) for f in changes])
@@ -181,6 +183,7 @@ class Fleet:
         parent: str,
         file_changes: dict[str, tuple[bytes, int] | None] | None = None,
         extra_parents: tuple[str, ...] = (),
+        allow_empty: bool = False,
     ) -> str | None:
         """A commit on `parent` with whole folders replaced and single files set (blob id, mode) or removed.
 
@@ -193,7 +196,7 @@ class Fleet:
         for path, blob in (file_changes or {}).items():
             _set_edit(edits, PurePosixPath(path).parts, blob)
         root = self._apply(base_tree, edits)
-        if root == base_tree and not extra_parents:
+        if root == base_tree and not extra_parents and not allow_empty:
             return None
         committer = git.Actor("stratops", "stratops@localhost")
         commit = git.Commit.create_from_tree(

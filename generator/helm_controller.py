@@ -125,10 +125,23 @@ def _as_values(data: bytes, where: str) -> dict[str, Any]:
     return parsed
 
 
-def render_release(
-    release: dict[str, Any], objects: list[dict[str, Any]], chart_root: Path, origin: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return (values, rendered objects) for one HelmRelease built from a fleet folder."""
+def template_release(
+    release: dict[str, Any], values: dict[str, Any], chart_root: Path, origin: str
+) -> list[dict[str, Any]]:
+    """The objects helm-controller would install: `helm template` of the packaged chart, post-rendered."""
+    meta = release["metadata"]
+    name = release["spec"].get("releaseName") or meta["name"]
+    chart_dir = _chart_dir(release, chart_root, origin)
+    packaged = source_controller.packaged_chart(chart_dir, release["spec"]["chart"]["spec"], chart_root, origin)
+    rendered = helm.template(packaged, name, meta.get("namespace", "default"), values)
+    namespace = meta.get("namespace", "default")
+    for obj in rendered:
+        _post_render(obj, release, name=meta["name"], namespace=namespace)
+        obj["metadata"].setdefault("namespace", namespace)
+    return rendered
+
+
+def _chart_dir(release: dict[str, Any], chart_root: Path, origin: str) -> Path:
     chart_ref = release["spec"]["chart"]["spec"]["chart"]
     chart_dir = (chart_root / chart_ref).resolve()
     if not chart_dir.is_relative_to(chart_root.resolve()) or not (chart_dir / "Chart.yaml").is_file():
@@ -145,16 +158,7 @@ def render_release(
                 )
             ],
         )
-    values = compose_values(release, objects, origin)
-    meta = release["metadata"]
-    name = release["spec"].get("releaseName") or meta["name"]
-    packaged = source_controller.packaged_chart(chart_dir, release["spec"]["chart"]["spec"], chart_root, origin)
-    rendered = helm.template(packaged, name, meta.get("namespace", "default"), values)
-    namespace = meta.get("namespace", "default")
-    for obj in rendered:
-        _post_render(obj, release, name=meta["name"], namespace=namespace)
-        obj["metadata"].setdefault("namespace", namespace)
-    return values, rendered
+    return chart_dir
 
 
 ORIGIN_GROUP = "helm.toolkit.fluxcd.io"

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from . import crds
 from .errors import Problem
 from .jsonschemas import Draft202012
 
@@ -39,7 +40,7 @@ def _validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator |
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = _SCHEMA_ROOT / f"{kind.lower()}-{group_version}.json"
     if not path.is_file():
-        return None
+        return crds.validator(api_version, kind)  # a third-party kind the chart renders (PodMonitor), or None
     schema = json.loads(path.read_text())
     registry = _definitions() @ (Resource.from_contents(schema) @ Registry())
     return Draft202012(schema, registry=registry)

@@ -5,7 +5,7 @@ Only what stratops folders use is supported — local `resources`, `namespace`,
 `configurations` with `nameReference` — and anything else is refused by name,
 so a hand-edited folder is never built differently from the cluster.
 The name hash reproduces kustomize's `hasher.ConfigMapHash` (tests compare with
-`kubectl kustomize` where it exists).
+the real kustomize that `make components` builds).
 """
 
 from __future__ import annotations

@@ -25,7 +25,12 @@ SYSTEM_DIR = "infrastructure/system"
 TENANTS_DIR = "infrastructure/tenants"
 EXECUTOR_IMAGE = "ghcr.io/stratops/executor"
 FEED = {"name": "market-feed", "port": 5556, "args": ["stratops", "feed", "--bind", "tcp://*:5556", "--loop"]}
-SINK = {"name": "signal-sink", "port": 5557, "args": ["stratops", "sink", "--bind", "tcp://*:5557", "--no-follow"]}
+SINK = {
+    "name": "signal-sink",
+    "port": 5557,
+    "metrics_port": 9102,  # Prometheus /metrics (docs/cluster.md: Metrics)
+    "args": ["stratops", "sink", "--bind", "tcp://*:5557", "--no-follow", "--metrics-port", "9102"],
+}
 RESTRICTED_PSA = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -216,7 +221,12 @@ def _component(component: dict[str, Any], images: Images) -> list[dict[str, Any]
         "name": name.split("-")[1],
         "image": executor_image(images.repository),
         "command": component["args"],
-        "ports": [{"name": "zmq", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": "zmq", "containerPort": port, "protocol": "TCP"}]
+        + (
+            [{"name": "metrics", "containerPort": component["metrics_port"], "protocol": "TCP"}]
+            if "metrics_port" in component
+            else []
+        ),
         "securityContext": {
             "runAsNonRoot": True,
             "allowPrivilegeEscalation": False,
@@ -268,7 +278,8 @@ def _component(component: dict[str, Any], images: Images) -> list[dict[str, Any]
 
 
 def _system_network_policies() -> list[dict[str, Any]]:
-    """Feed and sink accept connections only from tenant namespaces, on their own port."""
+    """Feed and sink accept connections only from tenant namespaces, on their own port; the sink's metrics
+    port is open to scrapers, as the executors' http port is."""
     tenants = {"namespaceSelector": {"matchExpressions": [{"key": "stratops.io/tenant", "operator": "Exists"}]}}
     policies = []
     for component in (FEED, SINK):
@@ -280,7 +291,8 @@ def _system_network_policies() -> list[dict[str, Any]]:
                 "spec": {
                     "podSelector": {"matchLabels": {"app.kubernetes.io/name": component["name"]}},
                     "policyTypes": ["Ingress"],
-                    "ingress": [{"from": [tenants], "ports": [{"port": component["port"], "protocol": "TCP"}]}],
+                    "ingress": [{"from": [tenants], "ports": [{"port": component["port"], "protocol": "TCP"}]}]
+                    + ([{"ports": [{"port": "metrics", "protocol": "TCP"}]}] if "metrics_port" in component else []),
                 },
             }
         )

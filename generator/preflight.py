@@ -21,7 +21,7 @@ from .errors import Problem, UserError
 from .helm import HelmMissing
 from .helm_controller import merge
 from .jsonschemas import Draft202012
-from .manifests import Rendered, render_folder
+from .manifests import Rendered, render_each
 
 
 @dataclass(frozen=True)
@@ -87,24 +87,45 @@ def check_folder(
     namespace: dict[str, Any] | None = None,
     policies: PolicyEvaluator | None = None,
 ) -> Report:
-    """Run every stage on a folder; each problem becomes a finding, none is an exception."""
+    """Run every stage on a folder; each problem becomes a finding, none is an exception.
+
+    Every stage runs on what rendered: a HelmRelease helm cannot render still has its values checked, and
+    the other objects their schemas and policies. What a stage could not look at is said in a finding.
+    """
     report = Report()
     started = time.perf_counter()
     try:
-        report.rendered = render_folder(files, origin, chart_root)
+        report.rendered = render_each(files, origin, chart_root)
     except HelmMissing:
         raise  # no finding of the folder: nothing could be checked
     except UserError as exc:
-        report.findings += [Finding("render", "error", p.where, p.what) for p in exc.problems] or [
-            Finding("render", "error", origin, exc.title)
-        ]
+        report.findings += _render_findings(exc, origin)
+        report.findings.append(_unchecked(origin, "values, Kubernetes schemas and policies", "kustomize build"))
         return report
     report.timings["render"] = time.perf_counter() - started
+    for exc in report.rendered.problems:
+        report.findings += _render_findings(exc, origin)
+    for release in report.rendered.failed:
+        what = "chart's objects against the Kubernetes schemas and policies"
+        if release not in report.rendered.values:
+            what = f"values and {what}"
+        report.findings.append(_unchecked(f"{origin}: HelmRelease {release}", what, "render"))
     _timed(report, "values", lambda: _check_values(report.rendered, chart_root))
     _timed(report, "kubernetes", lambda: _check_schemas(report.rendered))
     if policies is not None:
         _timed(report, "policy", lambda: _check_policies(report.rendered, namespace, policies))
     return report
+
+
+def _unchecked(where: str, what: str, stage: str) -> Finding:
+    """A stage that could not run: said, not silently skipped (a warning: the failure itself is the error)."""
+    return Finding("render", "warning", where, f"{what} not checked: they need the {stage} that failed")
+
+
+def _render_findings(exc: UserError, origin: str) -> list[Finding]:
+    return [Finding("render", "error", p.where, p.what) for p in exc.problems] or [
+        Finding("render", "error", origin, exc.title)
+    ]
 
 
 def _timed(report: Report, stage: str, run) -> None:

@@ -42,7 +42,7 @@ def strategy_dir(tenant: str, name: str) -> PurePosixPath:
 
 def values_for(strategy: Strategy) -> dict[str, Any]:
     """The chart values for a strategy (what `values.yaml` holds)."""
-    return {
+    values = {
         "strategy": {"name": strategy.name, "tenant": strategy.tenant},
         "code": {"file": strategy.code_file, "class": strategy.code_class, "sha256": strategy.code_sha256},
         "subscriptions": list(strategy.subscriptions),
@@ -50,6 +50,9 @@ def values_for(strategy: Strategy) -> dict[str, Any]:
         "resources": {"cpu": strategy.cpu, "memory": strategy.memory},
         "state": {"persistent": strategy.persistent_state, "size": strategy.state_size},
     }
+    if strategy.pod_monitor:  # only when asked: the values (and digests) of other strategies stay as they were
+        values["podMonitor"] = {"enabled": True, "interval": strategy.scrape_interval}
+    return values
 
 
 def dump_yaml(data: Any, header: str = "") -> str:

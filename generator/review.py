@@ -45,15 +45,18 @@ def branch_name(tenant: str, name: str, digest: str) -> str:
 
 
 def list_reviews(fleet: Fleet, tenant: str | None = None) -> list[dict[str, Any]]:
-    """Open review branches (local and on the remote), newest first."""
+    """Review branches not merged yet (local and on the remote), newest first; `state` is open or closed."""
+    from . import approvals
+
     rows = []
-    for branch, sha in sorted(_branches(fleet).items()):
+    for branch, sha in sorted(branch_tips(fleet).items()):
         parsed = _BRANCH.match(branch)
         if not parsed or (tenant and parsed.group(1) != tenant):
             continue
-        commit = fleet.repo.commit(sha)
         if fleet.repo.is_ancestor(sha, MAIN_BRANCH):
             continue  # already merged
+        record = approvals.state(fleet, branch)
+        commit = fleet.repo.commit(record.head)
         rows.append(
             {
                 "branch": branch,
@@ -62,14 +65,18 @@ def list_reviews(fleet: Fleet, tenant: str | None = None) -> list[dict[str, Any]
                 "digest": _trailer(commit, "Spec-Digest") or parsed.group(5),
                 "author": f"{commit.author.name} <{commit.author.email}>",
                 "time": commit.authored_date,
-                "head": sha,
+                "head": record.head,
+                "tip": sha,
                 "subject": commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
+                "state": "closed" if record.closed else "open",
+                "approvals": len(record.counted()),
+                "required": record.rules.approvals,
             }
         )
     return sorted(rows, key=lambda r: -r["time"])
 
 
-def _branches(fleet: Fleet) -> dict[str, str]:
+def branch_tips(fleet: Fleet) -> dict[str, str]:
     """review/* branch -> tip; the remote's tip wins over a local branch of the same name (after a fetch)."""
     found = {h.name: h.commit.hexsha for h in fleet.repo.heads if h.name.startswith(REVIEW_PREFIX)}
     name = remote.remote_name(fleet)
@@ -83,11 +90,11 @@ def _branches(fleet: Fleet) -> dict[str, str]:
 
 def reachable_for(fleet: Fleet, sha: str, tenant: str) -> bool:
     """Is commit `sha` on main or on one of `tenant`'s review branches?"""
-    tips = [MAIN_BRANCH] + [tip for branch, tip in _branches(fleet).items() if branch.startswith(f"review/{tenant}/")]
+    tips = [MAIN_BRANCH] + [tip for branch, tip in branch_tips(fleet).items() if branch.startswith(f"review/{tenant}/")]
     return any(fleet.repo.is_ancestor(sha, tip) for tip in tips)
 
 
-def _resolve(fleet: Fleet, branch: str) -> tuple[str, str, str]:
+def resolve_branch(fleet: Fleet, branch: str) -> tuple[str, str, str]:
     """A review branch -> (tenant, name, tip commit); refuses names that are not review branches."""
     parsed = _BRANCH.match(branch or "")
     if not parsed:
@@ -95,7 +102,7 @@ def _resolve(fleet: Fleet, branch: str) -> tuple[str, str, str]:
             "not a review branch",
             [Problem("branch", repr(branch), "review branches are named review/<tenant>/<name>/<12 hex digits>")],
         )
-    sha = _branches(fleet).get(branch)
+    sha = branch_tips(fleet).get(branch)
     if sha is None:
         raise UserError(f"no review branch {branch}", [Problem("branch", branch, "see `stratops review list`")])
     return parsed.group(1), parsed.group(3), sha
@@ -115,7 +122,7 @@ def show(fleet: Fleet, branch: str) -> ReviewSummary:
     """The review of a branch against the current main: diffs plus the full check, as Markdown and as data."""
     from . import actions
 
-    tenant, name, sha = _resolve(fleet, branch)
+    tenant, name, sha = resolve_branch(fleet, branch)
     folder = strategy_dir(tenant, name)
     new = fleet.read_folder(folder, sha)
     old = fleet.read_folder(folder, MAIN_BRANCH)
@@ -147,33 +154,46 @@ def _quota(fleet: Fleet, folder: PurePosixPath, files: dict[str, bytes] | None, 
 # --- merge ----------------------------------------------------------------------------------
 
 
-def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True, admit: Admit | None = None) -> Outcome:
-    """Merge a review branch into main after re-running the check against main; then delete the branch."""
-    from . import actions
+def merge(
+    fleet: Fleet,
+    branch: str,
+    author: git.Actor,
+    push: bool = True,
+    admit: Admit | None = None,
+    override: str | None = None,
+) -> Outcome:
+    """Merge a review branch into main once approved, after re-running the check against main; then delete it.
 
-    tenant, name, sha = _resolve(fleet, branch)
+    The tenant's review rules must be met (generator.approvals) and a closed review is never merged.
+    `override` (a one-line reason) merges without enough approvals; it is recorded in the merge commit
+    as `Override-by` (the `author`) and `Override-reason`. The check is never overridden.
+    """
+    from . import actions, approvals
+
+    reason = approvals.one_line(override, "override reason") if override is not None else None
+    tenant, name, _ = resolve_branch(fleet, branch)
     folder = strategy_dir(tenant, name)
-    files = fleet.read_folder(folder, sha)
-    if files is None:
-        raise UserError(f"cannot merge {branch}", [Problem(str(folder), "the branch does not hold this strategy")])
-    if files == fleet.read_folder(folder):
-        _delete_branch(fleet, branch)
-        return actions.Outcome("merge", f"{tenant}/{name}", None, message=f"{branch} is already on {MAIN_BRANCH}")
-    tip = fleet.repo.commit(sha)
-    trailers = "".join(f"{k}: {v}\n" for k in ("Strategy", "Spec-Digest") if (v := _trailer(tip, k)))
-    message = f"Merge {branch}\n\n{tip.summary}\n\n{trailers}Action: deploy\nReview-Branch: {branch}\n"
     for _ in range(3):
+        record = _mergeable(fleet, branch, reason is not None)
+        files = fleet.read_folder(folder, record.tip)
+        if files is None:
+            raise UserError(f"cannot merge {branch}", [Problem(str(folder), "the branch does not hold this strategy")])
+        if files == fleet.read_folder(folder):
+            _delete_branch(fleet, branch)
+            return actions.Outcome("merge", f"{tenant}/{name}", None, message=f"{branch} is already on {MAIN_BRANCH}")
         head = fleet.head()
         try:
             report = actions.check_change(fleet, folder, files, tenant, head)
         except UserError as exc:
             raise UserError(f"cannot merge {branch}: {exc.title}", exc.problems) from None
         with fleet.lock():
-            if fleet.head() != head:
-                continue  # main moved while checking: check again against the new main
+            # Main moved, or the review did (a close, new content) while checking: look again.
+            if fleet.head() != head or _mergeable(fleet, branch, reason is not None).tip != record.tip:
+                continue
             if admit is not None:
                 admit(fleet, folder, files)
-            commit = fleet.commit_folders({folder: files}, message, author, parent=head, extra_parents=(sha,))
+            message = _merge_message(fleet, record, (author, reason) if reason is not None else None)
+            commit = fleet.commit_folders({folder: files}, message, author, parent=head, extra_parents=(record.tip,))
         outcome = actions.Outcome(
             "merge",
             f"{tenant}/{name}",
@@ -186,7 +206,28 @@ def merge(fleet: Fleet, branch: str, author: git.Actor, push: bool = True, admit
         if outcome.pushed or outcome.remote is None:
             _delete_branch(fleet, branch)
         return outcome
-    raise UserError(f"cannot merge {branch}", [Problem(MAIN_BRANCH, "main keeps moving", "retry")])
+    raise UserError(f"cannot merge {branch}", [Problem(MAIN_BRANCH, "main or the review keeps moving", "retry")])
+
+
+def _mergeable(fleet: Fleet, branch: str, overridden: bool):
+    """The review's record; refused while closed, or short of approvals unless overridden."""
+    from . import approvals
+
+    record = approvals.state(fleet, branch)
+    if record.closed or (record.missing and not overridden):
+        reason = "the review is closed" if record.closed else f"it needs {record.missing} more approval(s)"
+        raise UserError(f"cannot merge {branch}: {reason}", record.blockers())
+    return record
+
+
+def _merge_message(fleet: Fleet, record: Any, override: tuple[git.Actor, str] | None) -> str:
+    from . import approvals
+
+    head = fleet.repo.commit(record.head)
+    pairs = [(k, v) for k in ("Strategy", "Spec-Digest") if (v := _trailer(head, k))]
+    pairs += [("Action", "deploy"), ("Review-Branch", record.branch)]
+    pairs += approvals.merge_trailers(record, override)
+    return approvals.with_trailers(f"Merge {record.branch}\n\n{head.summary}\n", pairs, str(fleet.path))
 
 
 def _delete_branch(fleet: Fleet, branch: str) -> None:

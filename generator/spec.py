@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from kubernetes.utils import parse_quantity
 
 from .assets import SPEC_SCHEMA
 from .errors import Problem, UserError
 from .jsonschemas import Draft202012
 from .params import class_declarations, declaration_problems, params_problems, with_defaults
+from .quantity import parse_quantity
 from .yamlio import load_one
 
 # A DNS-1123 label: tenant, strategy and Kubernetes object names, and the folders named after them.
@@ -68,6 +68,8 @@ class Strategy:
     memory: str = "256Mi"
     persistent_state: bool = False
     state_size: str = "1Gi"
+    pod_monitor: bool = False
+    scrape_interval: str = "30s"
     parameters: dict[str, Any] = field(default_factory=dict, hash=False)  # declarations (spec + class)
     spec_parameters: dict[str, Any] = field(default_factory=dict, hash=False)  # as written in the spec
 
@@ -89,6 +91,8 @@ class Strategy:
         }
         if self.persistent_state:
             spec["state"] = {"persistent": True, "size": self.state_size}
+        if self.pod_monitor:
+            spec["monitoring"] = {"podMonitor": True, "interval": self.scrape_interval}
         if self.spec_parameters:
             spec["parameters"] = self.spec_parameters
         return {
@@ -157,10 +161,11 @@ def strategy_from_document(
         problems += declared_problems
         if not declared_problems:
             problems += params_problems(params, declared)
-    if problems and any(w.startswith(("spec.resources", "spec.state")) for w in bad):
+    if problems and any(w.startswith(("spec.resources", "spec.state", "spec.monitoring")) for w in bad):
         raise UserError(f"{origin} is not a valid Strategy", problems)
     resources = spec.get("resources", {})
     state = spec.get("state", {"persistent": False})
+    monitoring = spec.get("monitoring", {"podMonitor": False})
     strategy = Strategy(
         name=doc["metadata"]["name"],
         tenant=doc["metadata"]["tenant"],
@@ -173,6 +178,8 @@ def strategy_from_document(
         memory=_quantity_text(resources.get("memory", "256Mi")),
         persistent_state=state.get("persistent", False),
         state_size=_quantity_text(state.get("size", "1Gi")),
+        pod_monitor=monitoring.get("podMonitor", False),
+        scrape_interval=monitoring.get("interval", "30s"),
         parameters=declared,
         spec_parameters=spec.get("parameters", {}),
     )

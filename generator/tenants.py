@@ -31,6 +31,7 @@ from .fleet import MAIN_BRANCH, Fleet
 from .fleet_source import FleetSource, fleet_source
 from .policy import PolicySet, load_policies
 from .render import SPEC_FILE, STRATEGIES_DIR
+from .review_rules import ReviewRules, rules_of
 from .spec import Caps, quantity
 from .yamlio import load_one
 
@@ -86,6 +87,11 @@ def tenant_caps(fleet: Fleet, tenant: str) -> Caps:
     )
 
 
+def review_rules(fleet: Fleet, tenant: str, rev: str = MAIN_BRANCH) -> ReviewRules:
+    """How many approvals a review of `tenant` needs and from whom (generator.review_rules)."""
+    return rules_of(tenant_namespace(fleet, tenant, rev))
+
+
 def fleet_policies(fleet: Fleet, rev: str = MAIN_BRANCH):
     """The fleet's policies/ as a loaded PolicySet (None if the fleet has none)."""
     root = fleet_mod.materialize(fleet, "policies", rev)
@@ -111,8 +117,12 @@ def add_tenant(
     max_strategy_cpu: str | None = None,
     max_strategy_memory: str | None = None,
     push: bool = True,
+    rules: ReviewRules | None = None,
 ) -> Outcome:
-    """Create (or change) a tenant: one commit writing infrastructure/tenants/<name>/."""
+    """Create (or change) a tenant: one commit writing infrastructure/tenants/<name>/.
+
+    `rules` are its review rules; None keeps those it has (a new tenant: the default rules).
+    """
     from .actions import check_label
 
     check_label(name, "tenant")
@@ -124,15 +134,46 @@ def add_tenant(
     if name == layout.SYSTEM_NAMESPACE or name.startswith("kube-") or name in ("default", layout.FLUX_NAMESPACE):
         raise UserError("reserved tenant name", [Problem("tenant", name, "pick a name that is not a system namespace")])
     source = known_source(fleet)
-    files = tenant_files(name, cpu, memory, max_strategies, per_cpu, per_memory, source)
     current = fleet.read_folder(tenant_dir(name))
+    rules = rules or review_rules(fleet, name)
+    files = tenant_files(name, cpu, memory, max_strategies, per_cpu, per_memory, source, rules)
     verb = "change" if current else "add"
     body = f"Quota cpu={cpu} memory={memory}, at most {max_strategies} strategies of cpu={per_cpu} memory={per_memory}."
+    body += f" Reviews need {rules.describe()}."
 
     outcome = _commit(fleet, name, files, author, f"tenant {verb} {name}", body, push)
     if source is None:
         outcome.warnings.append(NO_SOURCE_YET)
     return outcome
+
+
+def set_review_rules(
+    fleet: Fleet,
+    name: str,
+    author: git.Actor,
+    approvals: int | None = None,
+    approvers: tuple[str, ...] | None | str = "keep",
+    push: bool = True,
+) -> Outcome:
+    """Change a tenant's review rules only (its namespace's annotations), in one commit."""
+    from .actions import check_label
+
+    check_label(name, "tenant")
+    files = fleet.read_folder(tenant_dir(name))
+    if files is None or "namespace.yaml" not in files:
+        raise UserError(f"no tenant {name}", [Problem("tenant", name, "add it first with `stratops tenant add`")])
+    current = review_rules(fleet, name)
+    rules = ReviewRules(
+        current.approvals if approvals is None else approvals,
+        current.approvers if approvers == "keep" else approvers,  # type: ignore[arg-type]
+    )
+    namespace = tenant_namespace(fleet, name)
+    metadata = namespace.setdefault("metadata", {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **rules.annotations()}
+    header = files["namespace.yaml"].split(b"\n", 1)[0].decode() + "\n"
+    changed = {**files, "namespace.yaml": (header + layout.dump_yaml(namespace)).encode()}
+    body = f"Reviews need {rules.describe()}."
+    return _commit(fleet, name, changed, author, f"tenant review-rules {name}", body, push)
 
 
 def remove_tenant(fleet: Fleet, name: str, author: git.Actor, force: bool = False, push: bool = True) -> Outcome:
@@ -171,6 +212,7 @@ def list_tenants(fleet: Fleet, rev: str = MAIN_BRANCH) -> list[dict[str, Any]]:
                 "strategies": count,
                 "used_cpu": cpu_text(used_cpu),
                 "used_memory": memory_text(used_memory),
+                "review": rules_of(tenant_namespace(fleet, folder.name, rev)).as_json(),
             }
         )
     return rows
@@ -214,7 +256,14 @@ def chart_source_changes(fleet: Fleet, source: FleetSource) -> dict[PurePosixPat
 
 
 def tenant_files(
-    name: str, cpu: str, memory: str, max_strategies: int, per_cpu: str, per_memory: str, source: FleetSource | None
+    name: str,
+    cpu: str,
+    memory: str,
+    max_strategies: int,
+    per_cpu: str,
+    per_memory: str,
+    source: FleetSource | None,
+    rules: ReviewRules | None = None,
 ) -> dict[str, bytes]:
     """The tenant's folder; without a known `source` (Flux not bootstrapped yet) no source.yaml."""
     namespace = {
@@ -223,7 +272,12 @@ def tenant_files(
         "metadata": {
             "name": name,
             "labels": {TENANT_LABEL: name, "toolkit.fluxcd.io/tenant": name, **layout.RESTRICTED_PSA},
-            "annotations": {MAX_CPU: per_cpu, MAX_MEMORY: per_memory, MAX_STRATEGIES: str(max_strategies)},
+            "annotations": {
+                MAX_CPU: per_cpu,
+                MAX_MEMORY: per_memory,
+                MAX_STRATEGIES: str(max_strategies),
+                **(rules or ReviewRules()).annotations(),
+            },
         },
     }
     quota = {

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..cluster import controlplane
 from .common import repo_option
 
 state_option = click.option(
@@ -40,6 +39,8 @@ def cluster() -> None:
 )
 def up(repo: Path, state: Path, wait: float) -> None:
     """Start etcd, kube-apiserver, controller-manager, scheduler, kwok and Flux for the fleet REPO."""
+    from ..cluster import controlplane  # the Kubernetes client: imported only by these commands
+
     started = controlplane.up(state.resolve(), repo, wait=wait, say=lambda line: click.echo(f"cluster: {line}"))
     click.echo(
         f"cluster up in {started.up_seconds:.0f}s: Flux reconciles {started.git_url} (clusters/{started.cluster})"
@@ -52,6 +53,8 @@ def up(repo: Path, state: Path, wait: float) -> None:
 @state_option
 def down(state: Path) -> None:
     """Stop the cluster's processes (its data stays in --state until the next `up`)."""
+    from ..cluster import controlplane  # the Kubernetes client: imported only by these commands
+
     stopped = controlplane.down(state.resolve(), say=lambda line: click.echo(f"cluster: {line}"))
     click.echo(f"cluster down ({len(stopped)} processes stopped)" if stopped else "cluster: nothing was running")
 
@@ -61,6 +64,8 @@ def down(state: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(state: Path, as_json: bool) -> None:
     """The cluster's processes, API server and Flux objects (exit 1 when a process is down)."""
+    from ..cluster import controlplane  # the Kubernetes client: imported only by these commands
+
     report = controlplane.status(state.resolve())
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -80,6 +85,8 @@ def status(state: Path, as_json: bool) -> None:
 @state_option
 def reconcile(state: Path) -> None:
     """Ask Flux to fetch the fleet now (the reconcile.fluxcd.io/requestedAt annotation, as `flux reconcile`)."""
+    from ..cluster import controlplane  # the Kubernetes client: imported only by these commands
+
     click.echo(f"reconcile requested at {controlplane.reconcile(state.resolve())}")
 
 

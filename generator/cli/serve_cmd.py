@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import Problem, UserError
+from ..identity import check_user
 from .common import repo_option
 
 tokens_option = click.option(
@@ -79,17 +80,28 @@ def token() -> None:
 
 
 @token.command("add")
-@click.argument("tenant", required=False)
+@click.argument("tenant", required=False, metavar="[USER@]TENANT")
 @click.option("--admin", is_flag=True, help="Create an admin token instead of a tenant's.")
+@click.option("--user", default=None, help="The person the token names (default: the tenant's name, or admin).")
 @tokens_option
-def token_add(tenant: str | None, admin: bool, tokens_file: Path | None) -> None:
-    """Create a token for TENANT (or --admin); only its SHA-256 is stored. Prints the token once."""
+def token_add(tenant: str | None, admin: bool, user: str | None, tokens_file: Path | None) -> None:
+    """Create a token for a user of TENANT (or --admin); only its SHA-256 is stored. Prints the token once.
+
+    `token add ann@alice` (or `token add alice --user ann`) names user ann of tenant alice: the API
+    authors ann's commits and records ann's review approvals. A token without a user is the
+    tenant's own (its user is named after the tenant).
+    """
     from ..service.tokens import add_token
 
     if tokens_file is None:
         raise UserError("no tokens file", [Problem("--tokens", "missing", "pass --tokens FILE or set STRATOPS_TOKENS")])
     if admin == (tenant is not None):
         raise UserError(
-            "name a tenant or pass --admin", [Problem("TENANT", "give one of the two", "e.g. `token add alice`")]
+            "name a tenant or pass --admin", [Problem("TENANT", "give one of the two", "e.g. `token add ann@alice`")]
         )
-    click.echo(add_token(tokens_file, None if admin else tenant))
+    if tenant is not None and "@" in tenant:
+        named, _, tenant = tenant.rpartition("@")
+        if user is not None and user != named:
+            raise UserError("two user names", [Problem("--user", f"{user!r} and {named!r}", "give the user once")])
+        user = named
+    click.echo(add_token(tokens_file, None if admin else tenant, None if user is None else check_user(user, "--user")))

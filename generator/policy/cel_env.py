@@ -25,8 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 from cel_expr_python import cel
-from kubernetes.utils import parse_quantity
 
+from ..quantity import parse_quantity
 from . import cel_libs, k8s_libs
 from .cel_rewrite import RewriteError, rewrite
 

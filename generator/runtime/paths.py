@@ -48,6 +48,11 @@ class RuntimePaths:
         return self.root / "signals.ndjson"
 
     @property
+    def feed_clock(self) -> Path:
+        """How the feed re-stamps its replayed data, per pass (written by the feed, read by the bars route)."""
+        return self.root / "feed-clock.json"
+
+    @property
     def sink_routes(self) -> Path:
         """Strategy -> its own sink socket (written by `up`, read by the sink)."""
         return self.root / "sink-routes.json"

@@ -65,7 +65,7 @@ class Service:
 
 def feed(paths: RuntimePaths, speed: str, rate: float, data: Path | None = None) -> Service:
     argv = [sys.executable, "-m", "generator.cli", "feed", "--bind", paths.feed_endpoint, "--loop"]
-    argv += ["--speed", speed, "--rate", str(rate), "--warmup", "0.5"]
+    argv += ["--speed", speed, "--rate", str(rate), "--warmup", "0.5", "--clock", str(paths.feed_clock)]
     if data is not None:
         argv += ["--data", str(data)]
     return Service("feed", argv, paths.feed_endpoint, paths.root)

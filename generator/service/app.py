@@ -109,19 +109,19 @@ class Service:
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path}?{request.url.query}\0".encode() + body
         ).hexdigest()
-        stored = self.idempotency.begin(who.name, key, fingerprint)
+        stored = self.idempotency.begin(who.caller, key, fingerprint)
         if stored is not None:
             return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
 
         def recorded(fleet: Fleet) -> dict[str, Any]:
             result = job(fleet)
-            self.idempotency.finish(who.name, key, 200, result)  # in the writer, right after the commit
+            self.idempotency.finish(who.caller, key, 200, result)  # in the writer, right after the commit
             return result
 
         try:
             return JSONResponse(await self.queue.run(recorded, request.path_params.get("tenant", "")))
         except BaseException:
-            self.idempotency.abandon(who.name, key)
+            self.idempotency.abandon(who.caller, key)
             raise
 
     def close(self) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from executor.bars import add_bars
 from executor.feed import load_records, sample_path
+from executor.records import DataError
 
 from ..runtime import logs as runtime_logs
 from ..runtime.paths import RuntimePaths
@@ -84,20 +86,50 @@ def _signal(line: bytes, tenant: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-@cache
-def _bars() -> dict[tuple[str, str], list[dict[str, Any]]]:
+@lru_cache(maxsize=2)
+def _bars(data: Path | None = None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Bars of the replayed data (the bundled sample unless `up --data` named a file), as the feed builds them."""
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for record in load_records(sample_path()):
+    for record in add_bars(load_records(data or sample_path())):
         if record["type"] == "bar":
             key = (record["symbol"], record.get("interval", ""))
             out.setdefault(key, []).append({k: v for k, v in record.items() if k != "type"})
     return out
 
 
-def bars(symbol: str, interval: str, limit: int) -> list[dict[str, Any]] | None:
-    """The last `limit` bars of the bundled sample the local feed replays (None: unknown symbol or interval)."""
-    series = _bars().get((symbol, interval))
-    return None if series is None else series[-limit:]
+def bars(symbol: str, interval: str, limit: int, repo: Path | None = None) -> list[dict[str, Any]] | None:
+    """The last `limit` bars the local feed replayed, on the clock it stamped them with (None: unknown series).
+
+    A running feed records how each pass re-stamps the data (executor.feed.write_clock): in `recorded` speed,
+    the default, every pass starts at the wall clock, so the strategies' signals (stamped with the time of the
+    event they answered) fall on the bars drawn here. Without that record: the data on its own clock.
+    """
+    clock = _feed_clock(repo) if repo is not None else None
+    try:
+        series = _bars(clock["data"] if clock else None).get((symbol, interval))
+    except (OSError, DataError):  # the data file of a previous `up --data` is gone or changed
+        clock, series = None, _bars().get((symbol, interval))
+    if series is None:
+        return None
+    if clock is None:
+        return series[-limit:]
+    out: list[dict[str, Any]] = []
+    for one in clock["passes"]:
+        offset, until = one["offset_ns"], one["until_ns"]
+        stamped = [{**bar, "ts": bar["ts"] + offset} for bar in series if bar["ts"] + offset <= until]
+        if stamped:  # a sped-up replay starts its next pass before the last one's end: the newer pass wins
+            out = [bar for bar in out if bar["ts"] < stamped[0]["ts"]] + stamped
+    return out[-limit:]
+
+
+def _feed_clock(repo: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(RuntimePaths.of(repo).feed_clock.read_text())
+        passes = [{"offset_ns": int(p["offset_ns"]), "until_ns": int(p["until_ns"])} for p in doc["passes"]]
+        data = Path(doc["data"]) if doc.get("data") else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"data": data, "passes": passes} if passes else None
 
 
 def series() -> list[str]:

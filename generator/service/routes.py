@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .. import actions
+from .. import actions, approvals
 from .. import review as review_branches
 from ..diff import diff_objects
 from ..errors import Problem, UserError
@@ -108,7 +108,8 @@ def _rev(value: str, what: str) -> str:
 
 
 def _author(who: Principal) -> git.Actor:
-    return git.Actor(who.name, f"{who.name}@stratops")
+    """Commits are authored by the token's user: `ann <ann@alice.stratops>` (the committer stays stratops)."""
+    return who.actor
 
 
 def _existing(fleet: Fleet, tenant: str, name: str) -> dict[str, bytes]:
@@ -154,7 +155,7 @@ def healthz(request: Request) -> dict[str, Any]:
 
 @router.get("/v1/whoami", tags=["service"])
 def whoami(who: Who) -> dict[str, Any]:
-    return {"tenant": who.tenant, "admin": who.admin}
+    return {"tenant": who.tenant, "admin": who.admin, "user": who.user_name, "email": who.actor.email}
 
 
 # --- strategies -----------------------------------------------------------------
@@ -395,21 +396,115 @@ def reviews(request: Request, tenant: Tenant, who: Acting) -> list[dict[str, Any
     return review_branches.list_reviews(service(request).reader(), tenant=tenant)
 
 
-@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"])
+_REVIEW_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}}}},
+    }
+}
+_CLOSE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+            }
+        },
+    }
+}
+_MERGE_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"override": {"type": "boolean"}, "reason": {"type": "string"}},
+                    "description": "override (admin only): merge without enough approvals; the reason is recorded",
+                }
+            }
+        },
+    }
+}
+
+
+def _fields(body: bytes, allowed: dict[str, type]) -> dict[str, Any]:
+    """A JSON object body with only `allowed` keys of the given types (an empty body is {})."""
+    if not body.strip():
+        return {}
+    try:
+        doc = load_one(body.decode("utf-8"), "body", aliases=False)
+    except UnicodeDecodeError:
+        doc = None
+    if (
+        not isinstance(doc, dict)
+        or set(doc) - set(allowed)
+        or any(not isinstance(v, allowed[k]) for k, v in doc.items() if v is not None)
+    ):
+        shape = ", ".join(f'"{k}": {t.__name__}' for k, t in allowed.items())
+        raise ApiError(422, f"the body must be {{{shape}}}", errors=[Problem("body", "not valid", f"send {{{shape}}}")])
+    return doc
+
+
+@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/merge", tags=["reviews"], openapi_extra=_MERGE_BODY)
 async def merge(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
+    """Merge once the tenant's review rules are met; an admin may override them with a recorded reason."""
     branch = _branch(tenant, branch)
+    body = await request.body()
+    fields = _fields(body, {"override": bool, "reason": str})
+    override = fields.get("reason") or "" if fields.get("override") else None
+    if override is not None and not who.admin:
+        raise ApiError(
+            403,
+            "only an admin overrides the review rules",
+            errors=[Problem("override", "a tenant token", "get the approvals the rules ask for")],
+        )
     admit = admission(tenant, service(request).tokens.limits(tenant))
 
     def job(fleet: Fleet) -> dict[str, Any]:
-        return _outcome(fleet, review_branches.merge(fleet, branch, _author(who), admit=admit))
+        outcome = review_branches.merge(fleet, branch, _author(who), admit=admit, override=override)
+        return _outcome(fleet, outcome)
 
-    return await service(request).mutate(request, who, b"", job)
+    return await service(request).mutate(request, who, body, job)
+
+
+async def _act(request: Request, tenant: str, branch: str, who: Principal, action: str, key: str) -> JSONResponse:
+    branch = _branch(tenant, branch)
+    body = await request.body()
+    text = _fields(body, {key: str}).get(key) or ""
+
+    def job(fleet: Fleet) -> dict[str, Any]:
+        outcome = approvals.act(fleet, branch, action, _author(who), text)
+        return _outcome(fleet, outcome) | {"review": approvals.state(fleet, branch).as_json(_author(who))}
+
+    return await service(request).mutate(request, who, body, job)
+
+
+@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/approve", tags=["reviews"], openapi_extra=_REVIEW_BODY)
+async def approve(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
+    """Approve (body `{"text": "..."}` optional). Refused for an author, an admin, or a user the rules leave out."""
+    return await _act(request, tenant, branch, who, "approve", "text")
+
+
+@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/comments", tags=["reviews"], openapi_extra=_REVIEW_BODY)
+async def comment(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
+    """Comment on the review: body `{"text": "..."}` (at most 4,000 characters)."""
+    return await _act(request, tenant, branch, who, "comment", "text")
+
+
+@router.post("/v1/tenants/{tenant}/reviews/{branch:path}/close", tags=["reviews"], openapi_extra=_CLOSE_BODY)
+async def close(request: Request, tenant: Tenant, branch: str, who: Acting) -> JSONResponse:
+    """Close (reject) the review with a reason: body `{"reason": "..."}`. A closed review is never merged."""
+    return await _act(request, tenant, branch, who, "close", "reason")
 
 
 @router.get("/v1/tenants/{tenant}/reviews/{branch:path}", tags=["reviews"])
 def review_summary(request: Request, tenant: Tenant, branch: str, who: Acting) -> dict[str, Any]:
-    summary = review_branches.show(service(request).reader(), _branch(tenant, branch))
-    return {"branch": branch, "markdown": summary.markdown, "parts": summary.parts}
+    """The review against the current main, and its record: approvals, comments, state, what blocks a merge."""
+    fleet = service(request).reader()
+    summary = review_branches.show(fleet, _branch(tenant, branch))
+    record = approvals.state(fleet, branch).as_json(_author(who))
+    return {"branch": branch, "markdown": summary.markdown, "parts": summary.parts, "review": record}
 
 
 # --- market data -----------------------------------------------------------------------
@@ -417,13 +512,14 @@ def review_summary(request: Request, tenant: Tenant, branch: str, who: Acting) -
 
 @router.get("/v1/market/{symbol}/bars", tags=["market"])
 def market_bars(
+    request: Request,
     symbol: str,
     who: Who,
     limit: Annotated[int, Query(ge=1, le=5000)] = 300,
     interval: Annotated[str, Query(max_length=8)] = "1s",
 ) -> list[dict[str, Any]]:
-    """Bars of the bundled sample data that the local feed replays, oldest first."""
-    found = observe.bars(symbol, interval, limit) if _SYMBOL.match(symbol) else None
+    """Bars of the data the local feed replays, oldest first, on the clock the feed stamped them with."""
+    found = observe.bars(symbol, interval, limit, service(request).repo) if _SYMBOL.match(symbol) else None
     if found is None:
         raise ApiError(
             404,

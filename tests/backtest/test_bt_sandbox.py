@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from executor.feed import sample_path
@@ -14,6 +13,7 @@ from executor.sandbox import DEFAULT_OVERHEAD
 from generator.backtest.strategy_run import _checked_signal, run_strategy
 from generator.runtime import sandbox
 from generator.spec import parse_spec
+from tests import needs
 
 PROBE = """import resource, socket
 from executor import Strategy
@@ -31,7 +31,7 @@ class Probe(Strategy):
 
 def test_the_strategy_runs_in_the_runtime_sandbox(tmp_path: Path) -> None:
     if not sandbox.detect_netns(tmp_path / "probe"):
-        pytest.skip("unshare(CLONE_NEWNET) is not permitted on this machine")
+        needs.missing("unshare(CLONE_NEWNET) is not permitted on this machine", "enable unprivileged user namespaces")
     doc = {
         "apiVersion": "stratops.io/v1",
         "kind": "Strategy",

@@ -23,7 +23,8 @@ from generator.manifests import render_folder
 from tests.cluster.plane import STRATEGIES, TENANT, Plane, shared_plane, stratops
 from tests.gitops.gitops_helpers import git
 
-pytestmark = pytest.mark.timeout(900)
+# One worker, in file order: the second test edits the folder the first one deploys.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("flux-fidelity")]
 NAME = "y"
 PARAMS = {"y": "n", "on": "off", "big": 1e20}
 
@@ -124,8 +125,7 @@ def test_a_commit_upgrades_only_its_release_and_helm_gets_the_predicted_values(p
 
 def test_hand_written_values_from_secret_and_escaped_target_path(plane: Plane):
     folder = plane.fleet / "strategies" / TENANT / NAME
-    if not (folder / "helmrelease.yaml").is_file():
-        pytest.skip("runs after the deploy test")
+    assert (folder / "helmrelease.yaml").is_file(), "the deploy test (the one before) did not deploy the strategy"
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",

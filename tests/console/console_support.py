@@ -20,11 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import needs
 from tests.support import new_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 TOKENS = {"alice": "sto_alice-console-test-token", "bob": "sto_bob-console-test-token"}
+REVIEWER = "rita@alice"  # a user of tenant alice (the other tokens are the tenants' own)
+TOKENS[REVIEWER] = "sto_rita-console-test-token"
 ADMIN_TOKEN = "sto_admin-console-test-token"
 CHROMIUM_ARGS = [
     "--headless",
@@ -65,7 +68,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`stratops serve` as a subprocess on a fresh fleet repo; tokens for alice, bob and admin from the environment."""
-    pytest.importorskip("generator.service.app", reason="the HTTP service (generator/service/app.py) is not here")
     repo = tmp_path_factory.mktemp("console") / "fleet"
     new_fleet(repo)
     port = _free_port()
@@ -109,14 +111,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
 
 
 @contextmanager
-def run_up(repo: Path) -> Iterator[subprocess.Popen]:
+def run_up(repo: Path, fast: bool = True) -> Iterator[subprocess.Popen]:
     """A real `stratops up` on the repo, stopped with SIGTERM at the end.
 
-    The feed sends 500 messages/s, so its first pass over the bundled sample (~45 s) keeps the sample's
-    own clock, which is the clock of the market-data endpoint the chart draws.
+    `fast`: the feed sends 500 messages/s (a pass over the bundled sample in ~45 s, on the sample's own clock);
+    otherwise the default speed, `recorded`: the sample's pace, re-stamped to the wall clock.
     """
     log = (repo.parent / "up.log").open("w")
-    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo), "--feed-speed", "fixed", "--feed-rate", "500"]
+    cmd = [sys.executable, "-m", "generator.cli", "up", str(repo)]
+    cmd += ["--feed-speed", "fixed", "--feed-rate", "500"] if fast else []
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc
@@ -134,8 +137,8 @@ def run_up(repo: Path) -> Iterator[subprocess.Popen]:
 def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no chromium: run `make browser` (apt-get install chromium) or set STRATOPS_CHROMIUM")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        needs.missing("no chromium", "run `make browser` (apt-get install chromium) or set STRATOPS_CHROMIUM")
+    sync_api = needs.module("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from console_support import ADMIN_TOKEN, TOKENS, Server, run_up
+from console_support import ADMIN_TOKEN, REVIEWER, TOKENS, Server, run_up
 
+from tests import needs
 from tests.console.test_console_routes import console_routes
 
-expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
+expect = needs.module("playwright.sync_api").expect
 expect.set_options(timeout=15_000)  # the machine may be busy: wait longer than the default 5 s for the page
 
 CODE = """from executor import Strategy
@@ -241,9 +243,19 @@ def test_write_check_fix_deploy_history_rollback(page, server: Server, artifacts
     recorder.check(server)
 
 
-def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> None:
-    if server.api("alice").get("/v1/tenants/alice/reviews").status_code == 501:
-        pytest.skip("the service answers 501 for reviews (generator.review has no list_reviews/show/merge yet)")
+def _as_reviewer(browser, server: Server, url: str):
+    """A second browser, signed in as another user of tenant alice, on `url`."""
+    context = browser.new_context(viewport={"width": 1366, "height": 860})
+    other = context.new_page()
+    other.goto(f"{server.url}/")
+    other.get_by_label("Tenant token").fill(TOKENS[REVIEWER])
+    other.get_by_role("button", name="Sign in").click()
+    expect(other.locator("#tenant-name")).to_have_text("alice")
+    other.goto(url)
+    return context, other
+
+
+def test_deploy_for_review_then_approve_and_merge(page, browser, server: Server, artifacts: Path) -> None:
     recorder = Recorder(page)
     sign_in(page, server, "alice")
     nav(page, "New strategy")
@@ -256,7 +268,27 @@ def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> 
     expect(page.get_by_role("region", name="Spec diff")).to_contain_text("window: 7")
     expect(page.get_by_role("region", name="Rendered-object diff")).to_contain_text("Deployment")
     expect(page.get_by_role("region", name="Policies")).to_contain_text("All policies pass")
+    # The author sees why they cannot approve, and why Merge is disabled.
+    expect(page.get_by_role("button", name="Approve")).to_be_disabled()
+    expect(page.get_by_text("You opened this review: you cannot approve it.")).to_be_visible()
+    expect(page.get_by_role("button", name="Merge")).to_be_disabled()
+    expect(page.locator("#merge-why")).to_contain_text("0 of 1 needed")
     shot(page, artifacts, "review")
+
+    context, rita = _as_reviewer(browser, server, page.url)
+    try:
+        rita.get_by_label("Comment").fill("window 7 is short, but fine")
+        rita.get_by_role("button", name="Comment", exact=True).click()
+        expect(rita.get_by_role("list", name="Approvals and comments")).to_contain_text("window 7 is short")
+        rita.get_by_role("button", name="Approve").click()
+        expect(rita.get_by_role("region", name="Approvals").get_by_role("status")).to_contain_text("Approved")
+        expect(rita.get_by_role("button", name="Approve")).to_be_disabled()  # one user, one approval
+        shot(rita, artifacts, "review-approved")
+    finally:
+        context.close()
+
+    page.reload()
+    expect(page.get_by_role("list", name="Approvals and comments")).to_contain_text("rita approved")
     page.get_by_role("button", name="Merge").click()
     expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
     nav(page, "Fleet")
@@ -265,6 +297,66 @@ def test_deploy_for_review_then_merge(page, server: Server, artifacts: Path) -> 
     expect(page.get_by_role("heading", name="Reviews")).to_be_visible()
     expect(page.get_by_text("review/alice/reviewed")).to_have_count(0)  # merged: no longer open
     shot(page, artifacts, "reviews")
+    recorder.check(server)
+
+
+def test_reject_a_review_with_a_reason(page, browser, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "rejected", "tenant": "alice"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    response = server.api("alice").put("/v1/tenants/alice/strategies/rejected?review=true", json={"spec": doc})
+    assert response.status_code == 200, response.text
+    branch = response.json()["branch"]
+    recorder = Recorder(page)
+    context, rita = _as_reviewer(browser, server, f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    try:
+        rita.get_by_label("Reason to reject").fill("trades too often")
+        rita.get_by_role("button", name="Reject").click()
+        expect(rita.get_by_role("region", name="Approvals").get_by_role("status")).to_contain_text("Review rejected")
+    finally:
+        context.close()
+    sign_in(page, server, "alice")
+    page.goto(f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    expect(page.get_by_text(re.compile("^Closed"))).to_be_visible()
+    expect(page.get_by_role("button", name="Merge")).to_be_disabled()
+    expect(page.locator("#merge-why")).to_contain_text("trades too often")
+    shot(page, artifacts, "review-rejected")
+    recorder.check(server)
+
+
+def test_admin_merges_an_unapproved_review_only_with_a_reason(page, server: Server, artifacts: Path) -> None:
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "urgent", "tenant": "bob"},
+        "spec": {"code": {"inline": CODE, "class": "Crossing"}, "subscriptions": ["trades.BTC-USD"]},
+    }
+    response = server.api("bob").put("/v1/tenants/bob/strategies/urgent?review=true", json={"spec": doc})
+    assert response.status_code == 200, response.text
+    branch = response.json()["branch"]
+    recorder = Recorder(page)
+    page.goto(f"{server.url}/")
+    page.get_by_label("Tenant token").fill(ADMIN_TOKEN)
+    page.keyboard.press("Enter")
+    page.get_by_label("Tenant").fill("bob")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tenant-name")).to_have_text("bob")
+    page.goto(f"{server.url}/#/review/{branch.replace('/', '%2F')}")
+    expect(page.get_by_role("button", name="Approve")).to_be_disabled()  # the admin is no user of the tenant
+    merge = page.get_by_role("button", name="Merge with override")
+    merge.click()  # without a reason: refused, nothing merged
+    expect(page.get_by_role("region", name="Approvals").get_by_role("alert")).to_contain_text("override reason")
+    page.get_by_label("Admin override: reason").fill("exchange outage fix")
+    merge.click()
+    expect(page.get_by_text(re.compile("^Merged: commit"))).to_be_visible()
+    message = subprocess.run(
+        ["git", "log", "-1", "--format=%B", "main"], cwd=server.repo, capture_output=True, text=True, check=True
+    ).stdout
+    assert "Override-reason: exchange outage fix" in message and "Override-by: admin <admin@stratops>" in message
+    shot(page, artifacts, "review-override")
     recorder.check(server)
 
 
@@ -544,3 +636,108 @@ def test_phone_width_dark_mode_and_long_yaml_lines(browser, server: Server, arti
         shot(page, artifacts, "edit-long-yaml")
     finally:
         wide.close()
+
+
+def latest_value(label: str) -> float | None:
+    """The newest value a metric chart names: 'CPU of x: 12.5 % (8 samples)' -> 12.5; None before any value."""
+    match = re.search(r": (-?[\d,.]+)[^()]*\((\d+) samples\)$", label)
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def drawn_pixels(chart) -> int:
+    """Pixels of the chart's canvas that uPlot painted (axes, grid and the series line)."""
+    return chart.locator("canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"
+    )
+
+
+def test_metric_charts_of_a_running_strategy(page, server: Server, artifacts: Path) -> None:
+    """A real `stratops up`: the metrics page charts events/s, lag, CPU, memory, restarts and signals/s, fed by
+    the pushed status updates, with the values the runtime measures."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "charted", "tenant": "alice"},
+        "spec": {"code": {"inline": FLIPPER, "class": "Flipper"}, "subscriptions": ["bars.BTC-USD"]},
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/charted", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo):
+        row = page.get_by_role("row", name=re.compile("charted"))
+        expect(row).to_contain_text("Running", timeout=60_000)
+        row.get_by_role("link", name="Metrics").click()
+        expect(page.get_by_role("heading", name="Metrics of charted")).to_be_visible()
+        charts = {
+            key: page.locator(f"figure[data-metric={key}]")
+            for key in ("events_per_s", "lag_ms_p99", "cpu_pct", "rss_mb", "restarts", "signals_per_s")
+        }
+        for chart in charts.values():
+            expect(chart).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"), timeout=60_000)
+        # A scrape window can see no event (the runtime's rates are per window): wait for one that did.
+        expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r": (?!0 )\d"), timeout=60_000)
+        values = {key: latest_value(chart.get_attribute("aria-label")) for key, chart in charts.items()}
+        status = server.api("alice").get("/v1/tenants/alice/strategies").json()
+        live = next(r for r in status if r["name"] == "charted")["status"]
+        assert values["events_per_s"] is not None and values["events_per_s"] >= 0, values  # > 0 was shown above
+        assert values["rss_mb"] and 1 < values["rss_mb"] < 4 * live["rss_mb"] + 1, (values, live)
+        assert values["cpu_pct"] is not None and values["cpu_pct"] >= 0, values
+        assert values["restarts"] == live["restarts"], (values, live)
+        assert values["signals_per_s"] is not None, values  # a rate from the signal count
+        blank = page.evaluate("document.createElement('canvas').getContext('2d') && 0")
+        for key, chart in charts.items():
+            assert drawn_pixels(chart) > blank + 500, key
+        shot(page, artifacts, "metrics-live")
+        # The history outlives the page: back on the fleet page and again here, the charts start from it.
+        nav(page, "Fleet")
+        row.get_by_role("link", name="Metrics").click()
+        expect(charts["events_per_s"]).to_have_attribute("aria-label", re.compile(r"\((\d{2,}|[5-9]) samples\)$"))
+    recorder.check(server)
+
+
+TWO_SYMBOLS = """from executor import Strategy
+
+
+class TwoSymbols(Strategy):
+    def on_bar(self, bar):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n % 5 == 0:  # bars come in pairs (one per symbol): every 5th alternates the symbols
+            self.emit(symbol=bar.symbol, side="buy" if self.n % 10 else "sell", strength=0.5, reason="5 bars")
+"""
+
+
+def test_signal_chart_at_the_default_feed_speed_keeps_the_chosen_symbol(page, server: Server, artifacts: Path) -> None:
+    """`stratops up` at its default feed speed (the sample's pace on the wall clock): the chart marks the signals
+    on the bars, and shows the first subscribed symbol until the user picks another, whatever the newest
+    signal is for."""
+    doc = {
+        "apiVersion": "stratops.io/v1",
+        "kind": "Strategy",
+        "metadata": {"name": "two-symbols", "tenant": "alice"},
+        "spec": {
+            "code": {"inline": TWO_SYMBOLS, "class": "TwoSymbols"},
+            "subscriptions": ["bars.ETH-USD", "bars.BTC-USD"],
+        },
+    }
+    assert server.api("alice").put("/v1/tenants/alice/strategies/two-symbols", json={"spec": doc}).status_code == 200
+    recorder = Recorder(page)
+    sign_in(page, server, "alice")
+    with run_up(server.repo, fast=False):
+        expect(page.get_by_role("row", name=re.compile("two-symbols"))).to_contain_text("Running", timeout=60_000)
+        page.goto(f"{server.url}/#/signals/two-symbols")
+        table = page.get_by_role("table").filter(has_text="Last 50 signals")
+        # Signals for both symbols, the newest for BTC-USD: the chart still shows ETH-USD, the first subscribed.
+        expect(table.get_by_role("row", name=re.compile("ETH-USD")).first).to_be_visible(timeout=60_000)
+        expect(table.get_by_role("row").nth(1)).to_contain_text("BTC-USD", timeout=60_000)
+        eth = page.get_by_role("img", name=re.compile("^ETH-USD: close from"))
+        expect(eth).to_be_visible()
+        expect(eth.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(3500)  # another refresh of the page
+        expect(page.get_by_role("heading", name="ETH-USD price and signals")).to_be_visible()
+        shot(page, artifacts, "signals-default-speed")
+        page.get_by_label("Symbol").select_option("BTC-USD")
+        btc = page.get_by_role("img", name=re.compile("^BTC-USD: close from"))
+        expect(btc.locator("path.buy, path.sell").first).to_be_attached(timeout=30_000)
+        expect(page.get_by_role("heading", name="BTC-USD price and signals")).to_be_visible()
+    recorder.check(server)

@@ -20,7 +20,12 @@ from tests.support import AUTHOR, write_spec
 
 # The chart's content digest per released version: a chart change must come with a new version, or fleets
 # (reconcileStrategy ChartVersion) keep the old chart. Change the chart -> bump Chart.yaml -> record it here.
-CHART_DIGESTS = {"0.2.0": "0950b5bb65150974", "0.3.0": "6f8d84b5f8c7504b", "0.4.0": "586a090decca471a"}
+CHART_DIGESTS = {
+    "0.2.0": "0950b5bb65150974",
+    "0.3.0": "6f8d84b5f8c7504b",
+    "0.4.0": "586a090decca471a",
+    "0.5.0": "89f92fb6c98232d3",
+}
 
 
 @pytest.fixture

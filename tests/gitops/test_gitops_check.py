@@ -14,6 +14,7 @@ import yaml
 from generator import actions, tenants
 from generator.check import check_repo
 from generator.fleet import Fleet
+from tests import needs
 from tests.gitops.gitops_helpers import git, run
 from tests.support import AUTHOR, write_spec
 
@@ -160,13 +161,12 @@ def test_flux_bootstrap_objects_are_validated_too(repo: Path):
     )
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 @pytest.mark.parametrize("folder", ["infrastructure/system", "infrastructure/tenants/alice", "policies"])
-def test_plain_kustomizations_build_like_kubectl_kustomize(repo: Path, folder: str):
+def test_plain_kustomizations_build_like_kustomize(repo: Path, folder: str):
     from generator.check import _Checker
 
     ours = [o.obj for o in _Checker(repo, None)._build_path(folder)]
-    theirs = [d for d in yaml.safe_load_all(_kubectl_kustomize(repo / folder)) if d]
+    theirs = [d for d in yaml.safe_load_all(_kustomize_build(repo / folder)) if d]
     assert sorted(map(_canonical, ours)) == sorted(map(_canonical, theirs))
 
 
@@ -175,8 +175,10 @@ def _canonical(obj: dict) -> str:
     return re.sub(r"(\\n)+", r"\\n", json.dumps(obj, sort_keys=True))
 
 
-def _kubectl_kustomize(folder: Path) -> str:
-    return subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True).stdout
+def _kustomize_build(folder: Path) -> str:
+    """The real kustomize (built by `make components`) on FOLDER."""
+    kustomize = str(needs.component("kustomize"))
+    return subprocess.run([kustomize, "build", str(folder)], capture_output=True, text=True, check=True).stdout
 
 
 def test_cli_json_findings(repo: Path):
@@ -187,3 +189,64 @@ def test_cli_json_findings(repo: Path):
     assert [(f["stage"], f["file"], f["object"]) for f in data["findings"]] == [
         ("flux", "strategies/alice/one/helmrelease.yaml", "HelmRelease/alice/one")
     ]
+
+
+def test_a_folder_helm_cannot_render_still_gets_every_other_check(repo: Path):
+    one = repo / "strategies/alice/one"
+    _edit(one / "helmrelease.yaml", "chart: ./charts/strategy-executor", "chart: ./charts/gone")  # render fails
+    _edit(one / "helmrelease.yaml", "mode: enabled", "mode: sometimes")  # the Flux schema
+    _edit(one / "values.yaml", '"cpu": "250m"', '"cpu": "lots"')  # the values schema
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky}\n"
+        "spec:\n  containers:\n  - name: x\n    image: docker.io/evil/miner:latest\n"
+    )
+    _edit(one / "kustomization.yaml", "- helmrelease.yaml", "- helmrelease.yaml\n  - pod.yaml")  # the policies
+    report = check_repo(repo)
+    lines = _lines(report)
+    assert _has(lines, "[render]", "strategies/alice/one", "'./charts/gone'")
+    assert _has(lines, "[flux]", "strategies/alice/one/helmrelease.yaml", "HelmRelease/alice/one", "sometimes")
+    assert _has(lines, "[values]", "strategies/alice/one", "resources.cpu", "lots")
+    assert _has(lines, "[policy]", "strategies/alice/one", "Pod/alice/sneaky", "restrict-image-registries")
+    # what could not be checked is said, not skipped in silence
+    assert any(
+        "chart's objects against the Kubernetes schemas and policies not checked" in str(f) for f in report.warnings
+    )
+
+
+def test_a_folder_kustomize_cannot_build_says_what_was_not_checked(repo: Path):
+    _edit(repo / "strategies/alice/one/kustomization.yaml", "kind: Kustomization", "kind: Kustomization\nfoo: [bar]")
+    _edit(repo / "strategies/alice/two/helmrelease.yaml", "mode: enabled", "mode: sometimes")
+    report = check_repo(repo)
+    assert _has(_lines(report), "strategies/alice/one/kustomization.yaml")
+    assert _has([str(f) for f in report.warnings], "strategies/alice/one", "not checked: they need the kustomize build")
+    assert _has(_lines(report), "[flux]", "strategies/alice/two/helmrelease.yaml", "sometimes")
+
+
+def test_a_folder_without_kustomization_is_checked_and_counted_against_the_quota(repo: Path):
+    one = repo / "strategies/alice/one"
+    (one / "kustomization.yaml").unlink()
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky, namespace: alice}\n"
+        "spec:\n  containers:\n  - name: x\n    image: docker.io/evil/miner:latest\n"
+    )
+    _edit(repo / "infrastructure/tenants/alice/resourcequota.yaml", "requests.cpu: '2'", "requests.cpu: 400m")
+    lines = _lines(check_repo(repo))
+    assert _has(lines, "[layout]", "strategies/alice/one", "has no kustomization.yaml")
+    pod = [line for line in lines if "Pod/alice/sneaky" in line and "restrict-image-registries" in line]
+    assert len(pod) == 1 and "strategies/alice/one/pod.yaml" in pod[0]  # checked once, as Flux applies it
+    assert _has(lines, "[quota]", "ResourceQuota/alice/tenant-quota", "request 500m > quota 400m")
+
+
+def test_a_broken_policy_file_keeps_the_others_checking(repo: Path):
+    broken = repo / "policies/restrict-image-registries/restrict-image-registries.yaml"
+    _edit(broken, "expression: \"['ghcr.io/stratops/']\"", 'expression: "object.spec.("')
+    one = repo / "strategies/alice/one"
+    (one / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sneaky}\n"
+        "spec:\n  containers:\n  - name: x\n    image: ghcr.io/stratops/x:1\n"
+    )
+    _edit(one / "kustomization.yaml", "- helmrelease.yaml", "- helmrelease.yaml\n  - pod.yaml")
+    lines = _lines(check_repo(repo))
+    broken_rel = "policies/restrict-image-registries/restrict-image-registries.yaml"
+    assert _has(lines, "[policy]", f"{broken_rel}: policy 'restrict-image-registries'", "no object was checked")
+    assert _has(lines, "[policy]", "Pod/alice/sneaky", "require-run-as-non-root")

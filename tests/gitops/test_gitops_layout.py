@@ -114,3 +114,19 @@ def test_init_cli_writes_hook_and_ci_example(tmp_path: Path):
     assert (tmp_path / "f/clusters/prod-eu/strategies.yaml").is_file()
     code, out = run("init", str(tmp_path / "g"), "--cluster", "Prod!", "--author", "A <a@example.com>")
     assert code == 2 and "invalid cluster" in out
+
+
+def test_the_system_sink_serves_metrics_on_a_port_scrapers_may_reach():
+    from executor.commands import sink_command
+
+    objects = [d for p, d in _objects(layout.fleet_files("prod")) if p.endswith("signal-sink.yaml")]
+    container = next(d for d in objects if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    argv = container["command"]
+    assert argv[:2] == ["stratops", "sink"]
+    params = sink_command.make_context("sink", argv[2:]).params  # the real CLI accepts the args
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert params["metrics_port"] == ports["metrics"]
+    policies = [d for p, d in _objects(layout.fleet_files("prod")) if p.endswith("networkpolicy.yaml")]
+    sink_policy = next(d for d in policies if d["metadata"]["name"] == "signal-sink-from-tenants")
+    open_rules = [r for r in sink_policy["spec"]["ingress"] if "from" not in r]
+    assert [p["port"] for r in open_rules for p in r["ports"]] == ["metrics"]  # the ZeroMQ port stays tenants-only

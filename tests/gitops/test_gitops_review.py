@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from generator import actions, review, tenants
+from generator import actions, approvals, review, tenants
 from generator.errors import UserError
 from generator.fleet import Fleet
+from generator.identity import actor
 from tests.gitops.gitops_helpers import git, remote_log, run
 from tests.support import AUTHOR, write_spec
 
 Clone = Callable[[str], Fleet]
 REVIEWER = "Rita Reviewer <rita@example.com>"
+RITA = actor("rita", "alice")  # a user of tenant alice
 
 
 def _propose(fleet: Fleet, spec_dir: Path, name: str = "x", code_line: str = "") -> actions.Outcome:
@@ -56,14 +58,18 @@ def test_review_flow_end_to_end(clone: Clone, bare: Path, spec_dir: Path):
     ):
         assert heading in summary.markdown
 
+    code, out = run("review", "approve", outcome.branch, "--repo", str(reviewer.path), "--user", "rita")
+    assert code == 0 and f"pushed {outcome.branch} to origin" in out, out
     code, out = run("review", "merge", outcome.branch, "--repo", str(reviewer.path), "--author", REVIEWER)
     assert code == 0, out
     assert "pushed main to origin" in out
     subjects = remote_log(bare)
     assert subjects[0] == f"Merge {outcome.branch}"
     merge = git(bare, "log", "-1", "--format=%P%n%an%n%B", "main").splitlines()
-    assert len(merge[0].split()) == 2 and outcome.commit in merge[0]  # a real merge of the reviewed commit
+    assert len(merge[0].split()) == 2  # a real merge of the reviewed commit and its approval
+    git(bare, "merge-base", "--is-ancestor", outcome.commit, merge[0].split()[1])
     assert merge[1] == "Rita Reviewer" and "Review-Branch: " + outcome.branch in merge
+    assert "Approved-by: rita <rita@alice.stratops>" in merge
     assert git(bare, "branch", "--list", "review/*").strip() == ""  # merged branches are deleted
     assert review.list_reviews(reviewer) == []
 
@@ -82,6 +88,7 @@ def test_merge_reruns_the_check_against_the_current_main(clone: Clone, bare: Pat
     branch = _propose(author, spec_dir).branch
     assert tenants.add_tenant(admin, "alice", "200m", "1Gi", 5, AUTHOR, "200m", "1Gi").pushed  # now too small
     reviewer = clone("reviewer")
+    approvals.act(reviewer, branch, "approve", RITA)
     summary = review.show(reviewer, branch)
     assert not summary.parts["ok"] and "## Quota" in summary.markdown
     with pytest.raises(UserError) as err:
@@ -124,11 +131,11 @@ def test_bad_branch_names(fleet: Fleet, branch: str, expected: str):
 def test_merge_from_a_stale_clone_rebases_and_stays_a_merge(clone: Clone, bare: Path, spec_dir: Path):
     author, reviewer, other = clone("author"), clone("reviewer"), clone("other")
     branch = _propose(author, spec_dir).branch
-    review.list_reviews(reviewer)  # the reviewer fetched the branch ...
+    approved = approvals.act(reviewer, branch, "approve", RITA)  # the reviewer fetched the branch ...
     other_spec = write_spec(spec_dir / "y", name="y")
     assert actions.deploy(other, actions.load_strategy(other, other_spec), AUTHOR).pushed  # ... then main moved
     outcome = review.merge(reviewer, branch, AUTHOR)
     assert outcome.pushed
     assert remote_log(bare)[:2] == [f"Merge {branch}", "deploy alice/y"]
     parents = git(bare, "log", "-1", "--format=%P", "main").split()
-    assert len(parents) == 2 and parents[1] == git(author.path, "rev-parse", branch).strip()
+    assert len(parents) == 2 and parents[1] == approved.commit  # the review's record is part of main's history

@@ -37,6 +37,8 @@ def test_add_writes_namespace_quota_limits_and_network_policies(fleet: Fleet):
         "stratops.io/max-cpu": "2",
         "stratops.io/max-memory": "4Gi",
         "stratops.io/max-strategies": "50",
+        "stratops.io/review-approvals": "1",  # the default review rules: one approval by any other user
+        "stratops.io/review-approvers": "*",
     }
     assert by_kind["ResourceQuota"][0]["spec"]["hard"]["requests.cpu"] == "4"
     assert by_kind["LimitRange"][0]["spec"]["limits"][0]["max"] == {"cpu": "2", "memory": "4Gi"}

@@ -1,4 +1,4 @@
-"""The real kyverno CLI as the oracle of the differential tests (built by `make kyverno`).
+"""The real kyverno CLI as the oracle of the differential tests (built by `make components`).
 
 Kyverno's own CLI test suite is read from the kyverno module source in the Go module cache (the
 build downloads it), at the version tools/go/kyverno/go.mod pins; nothing of it is copied here.
@@ -25,9 +25,12 @@ Row = tuple[str, str, str, str]  # (policy, rule, resource, result)
 
 
 def kyverno() -> Path:
-    """The kyverno binary; a missing one fails the test (it is a real part, built by `make kyverno`)."""
+    """The kyverno binary; a missing one fails the test (it is a real part, built by `make components`)."""
     if not os.access(KYVERNO, os.X_OK):
-        pytest.fail(f"kyverno CLI not found at {KYVERNO}: run `make kyverno` (the differential tests need it)")
+        pytest.fail(
+            f"kyverno CLI not found at {KYVERNO}: run `make components COMPONENTS=kyverno` "
+            "(the differential tests need it)"
+        )
     return KYVERNO
 
 
@@ -43,7 +46,9 @@ def kyverno_source() -> Path:
     cache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
     src = Path(cache) / "github.com" / "kyverno" / f"kyverno@{pinned_version()}"
     if not (src / "test" / "cli").is_dir():
-        pytest.fail(f"{src}/test/cli not found: run `make kyverno` (it downloads the kyverno module)")
+        pytest.fail(
+            f"{src}/test/cli not found: run `make components COMPONENTS=kyverno` (it downloads the kyverno module)"
+        )
     return src
 
 

@@ -11,13 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from executor.sandbox import Limits
 from generator.fleet import Fleet
 from generator.runtime import sandbox, seccomp
 from generator.runtime.paths import RuntimePaths
 from generator.runtime.view import plain
+from tests import needs
 from tests.runtime.rt_helpers import Up, row, running, wait_for
 
 
@@ -34,7 +33,7 @@ def _launch(isolation: sandbox.Isolation, tmp_path: Path, code: str, key: str = 
 
 def test_private_network_namespace_has_no_route_to_the_host(tmp_path: Path) -> None:
     if not sandbox.detect_netns(tmp_path / "probe"):
-        pytest.skip("unshare(CLONE_NEWNET) is not permitted on this machine")
+        needs.missing("unshare(CLONE_NEWNET) is not permitted on this machine", "enable unprivileged user namespaces")
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     try:

@@ -16,14 +16,22 @@ from tests.support import MOMENTUM, repo_fingerprint
 
 ADMIN = "admin-token-0123456789"
 TENANTS = ("alice", "bob")
+USERS = ("ann", "rita", "sam")  # users of tenant alice, each with a token of their own
 ENV = {
     "STRATOPS_ADMIN_TOKEN": ADMIN,
-    "STRATOPS_TENANT_TOKENS": ",".join(f"{t}={t}-token-0123456789" for t in TENANTS),
+    "STRATOPS_TENANT_TOKENS": ",".join(
+        [f"{t}={t}-token-0123456789" for t in TENANTS] + [f"{u}@alice={u}-alice-token-0123" for u in USERS]
+    ),
 }
 
 
 def token(tenant: str) -> str:
     return f"{tenant}-token-0123456789"
+
+
+def user_auth(user: str) -> dict[str, str]:
+    """The token of `user` of tenant alice."""
+    return {"Authorization": f"Bearer {user}-alice-token-0123"}
 
 
 def auth(tenant: str | None) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from generator.fleet import Fleet
 from generator.service.tokens import Limits
 from tests.service.conftest import make_client
-from tests.service.service_helpers import auth, repo_state, spec
+from tests.service.service_helpers import auth, repo_state, spec, user_auth
 from tests.support import MOMENTUM
 
 URL = "/v1/tenants/alice/strategies/momentum-btc"
@@ -280,6 +280,8 @@ def test_review_list_show_merge(client, fleet: Fleet):
     _problem(client.get(f"/v1/tenants/bob/reviews/{bob_branch}", headers=ALICE), 403)
     _problem(client.get("/v1/tenants/alice/reviews/review/alice/momentum-btc/000000000000", headers=ALICE), 404)
 
+    approved = client.post(f"/v1/tenants/alice/reviews/{branch}/approve", headers=user_auth("rita"))
+    assert approved.status_code == 200, approved.text
     merged = client.post(f"/v1/tenants/alice/reviews/{branch}/merge", headers=ALICE)
     assert merged.status_code == 200, merged.text
     assert merged.json()["action"] == "merge" and fleet.head() == merged.json()["commit"]
@@ -317,3 +319,57 @@ def test_if_match_refuses_a_stale_deploy_with_412_and_the_diff(client, fleet: Fl
     fresh = client.put(URL, json=tab_two, headers={**ALICE, "If-Match": f'"{saved.json()["commit"]}"'})
     assert fresh.status_code == 200, fresh.text
     assert client.put(URL, json=tab_one, headers=ALICE).status_code == 200  # no If-Match: overwrite, as before
+
+
+def test_market_bars_are_on_the_clock_the_feed_stamped_them_with(client, fleet: Fleet, tmp_path: Path):
+    """A real replaying feed at the default `recorded` speed re-stamps the data to the wall clock: the bars route
+    answers the bars exactly as a subscriber received them (so signals, stamped with their event's time, fall on
+    them), not the data's own 2024 clock."""
+    import threading
+    import time
+
+    import zmq
+
+    from executor import wire
+    from executor.bars import add_bars
+    from executor.feed import FeedOptions, Publisher, Replayer, load_records, make_pub_socket, sample_path
+    from generator.runtime.paths import RuntimePaths
+
+    clock = RuntimePaths.of(fleet.path).feed_clock
+    clock.parent.mkdir(parents=True, exist_ok=True)
+    endpoint = f"ipc://{tmp_path / 'feed.sock'}"
+    ctx = zmq.Context.instance()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"bars.sample.BTC-USD")
+    pub = make_pub_socket(ctx, endpoint, False, 100_000)
+    sub.connect(endpoint)
+    opts = FeedOptions(speed="recorded", rate=60.0, loop=True, warmup=0.3, clock=clock)
+    replayer = Replayer(add_bars(load_records(sample_path())), Publisher(pub), opts)
+    feeding = threading.Thread(target=replayer.run, daemon=True)
+    feeding.start()
+    received: list[dict] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len([b for b in received if b.get("interval") == "1s"]) < 20 and time.monotonic() < deadline:
+            if sub.poll(500):
+                _, _, payload = sub.recv_multipart()
+                bar = wire.unpack_payload(payload)
+                if bar.get("symbol") == "BTC-USD":  # not a heartbeat, nor BTC-USDT (the same topic prefix)
+                    received.append(bar)
+    finally:
+        replayer.stop.set()
+        feeding.join(10)
+        sub.close(0)
+        pub.close(0)
+    seconds = [b for b in received if b["interval"] == "1s"]
+    assert len(seconds) >= 20, received
+    assert abs(seconds[-1]["ts"] / 1e9 - time.time()) < 60  # the feed's clock is the wall clock
+    answered = client.get("/v1/market/BTC-USD/bars", params={"limit": 600}, headers=ALICE).json()
+    by_ts = {b["ts"]: b for b in answered}
+    for bar in seconds:
+        assert bar["ts"] in by_ts, (bar, answered[-3:])
+        assert by_ts[bar["ts"]]["close"] == bar["close"]
+    # nothing the feed had not published: at 60x, at most ~a minute of data after what the subscriber last saw
+    assert max(by_ts) - seconds[-1]["ts"] < 90e9
+    clock.unlink()  # no running feed: the data on its own clock again
+    assert client.get("/v1/market/BTC-USD/bars", params={"limit": 1}, headers=ALICE).json()[0]["ts"] < 1.8e18

@@ -34,6 +34,9 @@ ROUTES = [
     ("GET", "/v1/tenants/{t}/reviews", None),
     ("GET", "/v1/tenants/{t}/reviews/" + BRANCH, None),
     ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/merge", None),
+    ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/approve", None),
+    ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/comments", None),
+    ("POST", "/v1/tenants/{t}/reviews/" + BRANCH + "/close", None),
     ("POST", "/v1/tenants/{t}/backtests", "spec"),
     ("GET", "/v1/tenants/{t}/backtests/" + JOB, None),
 ]
@@ -116,4 +119,5 @@ def test_lists_hold_only_the_callers_strategies(setup):
     for tenant in ("alice", "bob"):
         rows = client.get(f"/v1/tenants/{tenant}/strategies", headers=auth(tenant)).json()
         assert rows and {r["tenant"] for r in rows} == {tenant}
-    assert client.get("/v1/whoami", headers=auth(None)).json() == {"tenant": None, "admin": True}
+    admin = {"tenant": None, "admin": True, "user": "admin", "email": "admin@stratops"}
+    assert client.get("/v1/whoami", headers=auth(None)).json() == admin

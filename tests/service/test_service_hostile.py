@@ -13,7 +13,7 @@ from generator import review as review_branches
 from generator.fleet import Fleet
 from generator.service.tokens import Limits
 from tests.service.conftest import make_client
-from tests.service.service_helpers import auth, repo_state, spec
+from tests.service.service_helpers import auth, repo_state, spec, user_auth
 from tests.support import AUTHOR
 
 URL = "/v1/tenants/alice/strategies/momentum-btc"
@@ -123,6 +123,8 @@ def _files(name: str, cpu: str) -> dict[str, bytes]:
 def test_self_merge_of_reviews_keeps_the_strategy_count(fleet: Fleet):
     first, second = _review(fleet, "a"), _review(fleet, "b")
     with _limited(fleet, max_strategies=1) as client:
+        for branch in (first, second):
+            assert client.post(f"/v1/tenants/alice/reviews/{branch}/approve", headers=user_auth("rita")).is_success
         merged = client.post(f"/v1/tenants/alice/reviews/{first}/merge", headers=ALICE)
         assert merged.status_code == 200, merged.text
         before = repo_state(fleet.path)
@@ -135,6 +137,7 @@ def test_self_merge_of_reviews_keeps_the_strategy_count(fleet: Fleet):
 def test_self_merge_of_a_review_over_the_cpu_cap_is_refused(fleet: Fleet):
     branch = _review(fleet, "big", cpu="2")
     with _limited(fleet, max_cpu="500m") as client:
+        assert client.post(f"/v1/tenants/alice/reviews/{branch}/approve", headers=user_auth("rita")).is_success
         before = repo_state(fleet.path)
         for who in (ALICE, auth(None)):  # the tenant's limits hold for the admin too
             refused = client.post(f"/v1/tenants/alice/reviews/{branch}/merge", headers=who)

@@ -79,6 +79,9 @@ def test_path_fields(setup, value):
         ("POST", f"{base}/{v}/check"),
         ("GET", f"/v1/tenants/alice/reviews/{v}"),
         ("POST", f"/v1/tenants/alice/reviews/{v}/merge"),
+        ("POST", f"/v1/tenants/alice/reviews/{v}/approve"),
+        ("POST", f"/v1/tenants/alice/reviews/{v}/comments"),
+        ("POST", f"/v1/tenants/alice/reviews/{v}/close"),
         ("GET", f"/v1/tenants/alice/reviews/review/alice/{v}"),
         ("GET", f"/v1/market/{v}/bars"),
     ]

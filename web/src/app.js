@@ -5,7 +5,10 @@ import { call, session, subscribe, ApiError } from "./api.js";
 import { h, shortSha, formatTime, diffBlock } from "./dom.js";
 import { createEditor, showProblems, goToLine } from "./editor.js";
 import { lineOfField } from "./fields.js";
-import { equityChart, priceChart } from "./chart.js";
+import { chartSymbols, equityChart, priceChart } from "./chart.js";
+import { history as metricHistory } from "./series.js";
+import { metricsPanel } from "./metrics.js";
+import { reviewPanel } from "./review.js";
 
 const POLL_MS = 3000;
 const main = document.getElementById("main");
@@ -175,6 +178,7 @@ const PAGES = {
   history: historyPage,
   signals: signalsPage,
   logs: logsPage,
+  metrics: metricsPage,
   reviews: reviewsPage,
   review: reviewPage,
 };
@@ -227,7 +231,7 @@ function fleetRow(row) {
     h("td", { class: "num" }, st.errors ?? "—"),
     h("td", { class: "num" }, st.restarts ?? "—"),
     h("td", {}, link(route("history", row.name), "History"), " ", link(route("signals", row.name), "Signals"), " ",
-      link(route("logs", row.name), "Logs")));
+      link(route("logs", row.name), "Logs"), " ", link(route("metrics", row.name), "Metrics")));
 }
 
 async function fleetPage() {
@@ -265,7 +269,11 @@ async function fleetPage() {
     failed(err, errors);
   }
   const stream = subscribe("events", { t: tenant() }, {
-    onEvent: (name, view) => name === "fleet" && draw(view),
+    onEvent: (name, view) => {
+      if (name !== "fleet") return;
+      metricHistory.add(view.strategies);
+      draw(view);
+    },
     onDown: (err) => {
       if (err && err.status === 401) return signOut(err);
       if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
@@ -346,7 +354,8 @@ async function editorPage(name) {
     name ? link(route("history", name), "History") : null,
     name ? button("Restart", () => restart()) : null,
     name ? link(route("signals", name), "Signals") : null,
-    name ? link(route("logs", name), "Logs") : null);
+    name ? link(route("logs", name), "Logs") : null,
+    name ? link(route("metrics", name), "Metrics") : null);
   page(name ? `Edit ${name}` : "New strategy",
     restored ? h("p", { class: "draft", role: "status" }, "Restored your changes that are not deployed yet. ",
       h("button", { type: "button", onclick: discard }, "Discard them")) : null,
@@ -674,6 +683,40 @@ async function logsPage(name) {
   await polling.first;
 }
 
+// --- metrics ---------------------------------------------------------------------
+
+// Charts of one strategy's status figures, from the history the pushed `fleet` events fill (series.js).
+async function metricsPage(name) {
+  const panel = metricsPanel(name);
+  const updated = h("p", { class: "hint", "aria-live": "off" },
+    "Waiting for the first status update… The charts keep the last 10 minutes seen in this tab.");
+  const banner = h("div", {});
+  page(`Metrics of ${name}`,
+    h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("signals", name), "Signals"), " · ",
+      link(route("logs", name), "Logs")),
+    banner, updated, panel.element);
+  panel.update();
+  const stream = subscribe("events", { t: tenant() }, {
+    onEvent: (event, view) => {
+      if (event !== "fleet") return;
+      metricHistory.add(view.strategies);
+      const row = (view.strategies || []).find((r) => r.name === name);
+      const rt = view.runtime || { reachable: true };
+      banner.replaceChildren(...(!row ? [h("div", { class: "banner", role: "alert" }, `${name} is not deployed.`)]
+        : rt.reachable ? [] : [h("div", { class: "banner", role: "alert" },
+          h("strong", {}, "The runtime cannot be reached. "), "No new figures until it answers.")]));
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()} · live · the last 10 minutes seen in this tab`;
+      panel.update();
+    },
+    onDown: (err) => {
+      if (err && err.status === 401) return signOut(err);
+      if (err) banner.replaceChildren(h("div", { class: "banner", role: "alert" },
+        h("strong", {}, "The service cannot be reached. "), "Reconnecting…"));
+    },
+  });
+  cleanup = () => (stream.close(), panel.destroy());
+}
+
 // --- history ---------------------------------------------------------------------
 
 async function historyPage(name) {
@@ -738,14 +781,18 @@ async function signalsPage(name) {
   const chartHost = h("div", {});
   const body = h("tbody", {});
   const errors = h("div", {});
-  page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History")),
-    errors, chartHost,
-    h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
-      h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
-      body));
+  const picker = h("select", { id: "chart-symbol", onchange: () => ((chosen = picker.value), refresh()) });
+  const pickerRow = h("div", { class: "toolbar", hidden: true },
+    h("label", { for: "chart-symbol", class: "inline" }, "Symbol ", picker));
+  page(`Signals of ${name}`, h("p", {}, link(route("edit", name), "Edit"), " · ", link(route("history", name), "History"),
+    " · ", link(route("metrics", name), "Metrics")),
+  errors, pickerRow, chartHost,
+  h("table", { class: "grid" }, h("caption", {}, "Last 50 signals, newest first"),
+    h("thead", {}, h("tr", {}, ["Time", "Symbol", "Side", "Strength", "Size", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+    body));
   const strategy = await load("strategy", { t: tenant(), n: name });
   const subs = strategy.spec?.spec?.subscriptions || [];
-  let bars = null; // the market data of one symbol, fetched once per visit
+  let chosen = null; // the chart's symbol: the first one offered, then only what the user picks
   const refresh = async () => {
     try {
       const signals = await call("signals", { t: tenant(), n: name }, { query: { limit: 50 } });
@@ -754,11 +801,17 @@ async function signalsPage(name) {
         h("td", {}, formatTime(s.ts)), h("td", {}, s.symbol ?? "—"), h("td", {}, s.side ?? "—"),
         h("td", { class: "num" }, s.strength ?? "—"), h("td", { class: "num" }, s.size ?? "—"),
         h("td", {}, s.reason ?? ""))) : [h("tr", {}, h("td", { colspan: 6 }, "No signals yet."))]));
-      const symbol = rows[0]?.symbol || subs.map((s) => s.split(".").slice(1).find((part) => /^[A-Z0-9]/.test(part))).find(Boolean);
-      if (symbol) {
-        if (bars?.symbol !== symbol) bars = { symbol, data: await call("bars", { symbol }, { query: { limit: 600 } }) };
-        const drawn = priceChart(bars.data, rows, symbol);
-        chartHost.replaceChildren(h("div", {}, h("h2", {}, `${symbol} price and signals`),
+      const symbols = chartSymbols(subs, rows);
+      chosen ??= symbols[0] ?? null;
+      if (symbols.join() !== [...picker.options].map((o) => o.value).join()) {
+        picker.replaceChildren(...symbols.map((s) => h("option", { value: s, selected: s === chosen }, s)));
+      }
+      pickerRow.hidden = symbols.length < 2;
+      if (chosen) {
+        // Fetched on every refresh: the feed keeps publishing, and new signals answer new bars.
+        const bars = await call("bars", { symbol: chosen }, { query: { limit: 600 } });
+        const drawn = priceChart(bars, rows, chosen);
+        chartHost.replaceChildren(h("div", {}, h("h2", {}, `${chosen} price and signals`),
           drawn?.chart || h("p", {}, "Not enough market data for a chart yet."),
           drawn?.outside ? h("p", { class: "hint" }, `${drawn.outside} of these signals answered market events ` +
             "outside the time range of the market data the service returned; they are listed below, not drawn.") : null));
@@ -778,10 +831,12 @@ async function signalsPage(name) {
 async function reviewsPage() {
   const reviews = await load("reviews", { t: tenant() });
   page("Reviews", reviews.length
-    ? h("table", { class: "grid" }, h("caption", {}, `Open review branches of ${tenant()}`),
-      h("thead", {}, h("tr", {}, ["Branch", "Strategy", "Author", "Time", "Message"].map((c) => h("th", { scope: "col" }, c)))),
+    ? h("table", { class: "grid" }, h("caption", {}, `Review branches of ${tenant()} not merged yet`),
+      h("thead", {}, h("tr", {}, ["Branch", "Strategy", "State", "Author", "Time", "Message"]
+        .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, reviews.map((r) => h("tr", {},
         h("th", { scope: "row" }, link(route("review", r.branch), r.branch)), h("td", {}, r.name),
+        h("td", {}, r.state === "closed" ? "closed" : `${r.approvals}/${r.required} approvals`),
         h("td", {}, r.author), h("td", {}, formatTime(r.time)), h("td", {}, r.subject)))))
     : h("p", {}, "No open reviews. Use “Deploy for review” in the editor to open one."));
 }
@@ -798,27 +853,14 @@ function section(title, ...content) {
 }
 
 async function reviewPage(branch) {
-  const { parts: p = {}, markdown } = await load("review", { t: tenant(), branch });
-  const result = h("div", { role: "status" });
-  const merge = h("button", { type: "button", onclick: async () => {
-    merge.disabled = true;
-    try {
-      const out = await call("merge", { t: tenant(), branch });
-      result.replaceChildren(h("p", { class: "ok" }, `Merged: commit ${shortSha(out.commit)}. `, link("#/fleet", "Fleet")));
-      announce("Merged");
-    } catch (err) {
-      merge.disabled = false;
-      result.replaceChildren(problemBox(err));
-    }
-  } }, "Merge");
+  const { parts: p = {}, markdown, review } = await load("review", { t: tenant(), branch });
   const verdict = String(p.verdict || "").replace(/\*\*/g, "");
   const timings = Object.entries(p.timings_ms || {}).map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`).join(", ");
   page(`Review ${branch}`,
     h("p", {}, h("strong", { class: p.ok ? "ok" : "bad" }, verdict), p.key ? ` · ${p.key}` : "",
       p.head ? ` · head ${shortSha(p.head)} on main ${shortSha(p.base)}` : ""),
-    h("div", { class: "toolbar" }, merge,
-      h("span", { class: "hint" }, "Merge re-runs the full check, then brings the branch into main.")),
-    result,
+    reviewPanel({ t: tenant(), branch, record: review, me, problemBox, announce,
+      fleetLink: () => link("#/fleet", "Fleet") }),
     section("Spec diff", diffBlock(p.spec_diff || "(no change)", "Spec diff")),
     section("Code diff", diffBlock(p.code_diff || "(no change)", "Code diff")),
     section("Rendered-object diff",

@@ -11,6 +11,20 @@ export const timeOf = (x) => epochSeconds(x.event_ts ?? x.ts ?? x.time);
 const clock = (t) => new Date(t * 1000).toLocaleTimeString();
 const priceOf = (bar) => Number(bar.close ?? bar.c ?? bar.price);
 
+/** The symbol a subscription names (`bars.BTC-USD`, `trades.binance.BTC-USDT`), or undefined (`trades`). */
+export const symbolOf = (subscription) =>
+  String(subscription).split(".").slice(1).find((part) => /^[A-Z0-9]/.test(part));
+
+/**
+ * The symbols a strategy's chart can show, in a stable order: those its subscriptions name, then any other its
+ * signals were for (sorted). The chart starts at the first and changes only when the user picks another.
+ */
+export function chartSymbols(subscriptions, signals) {
+  const subscribed = [...new Set(subscriptions.map(symbolOf).filter(Boolean))];
+  const others = [...new Set(signals.map((s) => s.symbol).filter((s) => s && !subscribed.includes(s)))].sort();
+  return [...subscribed, ...others];
+}
+
 /**
  * `{chart, outside}`: the chart as an <svg> with a text alternative, and how many signals fall outside the
  * bars' time range (not drawn); null when there is nothing to draw.
