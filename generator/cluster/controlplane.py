@@ -32,6 +32,9 @@ from .processes import ClusterError, Service, free_port, wait_for
 NODE_NAME = "kwok-node-0"
 SERVICE_RANGE = "10.0.0.0/24"
 START_TIMEOUT = 120.0
+REQUEUE_DEPENDENCY = "1s"  # kustomize- and helm-controller: how soon a dependent re-checks its dependency
+HELM_CONCURRENT = 10  # helm-controller's concurrent reconciles
+KUSTOMIZE_CONCURRENT_SSA = 16  # kustomize-controller's concurrent server-side apply operations
 KUSTOMIZE = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 HELMRELEASE = ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
 GITREPOSITORY = ("source.toolkit.fluxcd.io/v1", "GitRepository")
@@ -114,7 +117,7 @@ def up(folder: Path, repo: Path, wait: float = 300.0, say=print, lockdown: bool 
         _start_control_plane(state, pki, say)
         kube = Kube(state.kubeconfig)
         say("applying the Flux and Kyverno CRDs and the kwok node")
-        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files())
+        crds = load_documents(bootstrap.flux_crd_files() + bootstrap.kyverno_crd_files() + _kwok_crd_files())
         kube.apply(crds, parallel=4)
         wait_for("the CRDs to be established", lambda: kube.established(crds), START_TIMEOUT)
         kube.apply([_node()])
@@ -288,6 +291,10 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             "--requestheader-username-headers=X-Remote-User",
             "--requestheader-group-headers=X-Remote-Group",
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            # pod logs, exec and port-forward go to the node's kubelet endpoint: kwok's server, on 127.0.0.1 with
+            # the API server's own serving certificate, verified against the cluster CA
+            f"--kubelet-certificate-authority={pki.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP",
         ]
         return Service(name, argv, log)
     if name in ("kube-controller-manager", "kube-scheduler"):
@@ -325,8 +332,14 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
             "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
             "--disregard-status-with-label-selector=",
             "--cidr=10.0.1.1/24",
-            "--node-ip=10.0.1.1",
+            # the node's InternalIP and kubelet port are kwok's own server, which serves the pods' logs as the
+            # Logs objects name them (kwok's CRDs, applied with Flux's)
+            "--node-ip=127.0.0.1",
+            f"--node-port={ports['kwok']}",
             f"--server-address=127.0.0.1:{ports['kwok']}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--enable-crds={','.join(KWOK_CRDS)}",
             "--node-lease-duration-seconds=40",
         ]
         return Service(name, argv, log)
@@ -358,13 +371,25 @@ def _service(state: State, pki: certs.Pki, name: str) -> Service:
                 f"--storage-adv-addr={storage}",
             ]
         else:
-            # dependsOn is re-checked at this interval (default 30s): a chain of three would wait 90s for nothing
-            argv += ["--requeue-dependency=5s"]
+            # A commit reaches strategies through infrastructure → policies → strategies: all three are queued at
+            # once, and each waits for the one before to apply the commit, re-checking at this interval (default
+            # 30s; docs/benchmarks.md). A re-check is one GET of the dependency.
+            argv += [f"--requeue-dependency={REQUEUE_DEPENDENCY}"]
             if state.lockdown:
                 argv += LOCKDOWN_FLAGS[name]
         if name == "kustomize-controller":
-            # a commit that fixes a failing release is applied at once, not after the stuck health check times out
-            argv += ["--feature-gates=CancelHealthCheckOnNewRevision=true"]
+            argv += [
+                # objects dry-run and applied at once (default 4): every commit re-applies every strategy's
+                # HelmRelease and ConfigMaps through the `strategies` Kustomization, 3 objects per strategy
+                f"--concurrent-ssa={KUSTOMIZE_CONCURRENT_SSA}",
+                # a new commit need not wait for the previous one's health checks (every release Ready, up to
+                # the Kustomization's timeout when one is stuck): they are cancelled and the new commit applied
+                "--feature-gates=CancelHealthCheckOnNewRevision=true",
+            ]
+        if name == "helm-controller":
+            # releases reconciled at once (default 4): mostly waiting for rollouts, so more overlap well when a
+            # first sync or a chart change installs or upgrades many strategies
+            argv += [f"--concurrent={HELM_CONCURRENT}"]
         env = {"KUBECONFIG": admin, "RUNTIME_NAMESPACE": FLUX_NAMESPACE, "HOME": str(folder / "flux" / name)}
         (folder / "flux" / name).mkdir(parents=True, exist_ok=True)
         return Service(name, argv, log, env)
@@ -453,6 +478,14 @@ def _kwok_stages() -> bytes:
     files = [p for folder in folders for p in sorted((stage / folder).glob("*.yaml"))]
     docs = [p.read_text() for p in files if p.name != "kustomization.yaml"]
     return "\n---\n".join(docs).encode()
+
+
+KWOK_CRDS = ("Logs", "ClusterLogs")  # what kwok's server reads from the API server: which file is a pod's log
+
+
+def _kwok_crd_files() -> list[Path]:
+    bases = components.shared("kwok", "sigs.k8s.io/kwok", "kustomize/crd/bases")
+    return [bases / f"kwok.x-k8s.io_{kind.lower()}.yaml" for kind in KWOK_CRDS]
 
 
 def _node() -> dict[str, Any]:

@@ -87,6 +87,14 @@ class Kube:
             return []
         return items.get("items", [])
 
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete the object (its finalizers still run); False when there was none."""
+        try:
+            self._resource({"apiVersion": api_version, "kind": kind}).delete(name=name, namespace=namespace)
+        except dynamic.exceptions.NotFoundError:
+            return False
+        return True
+
     def request_reconcile(self, api_version: str, kind: str, name: str, namespace: str) -> str:
         """Annotate the object with a fresh requestedAt, as `flux reconcile` does; returns the token."""
         token = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

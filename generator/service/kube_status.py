@@ -231,7 +231,13 @@ def _state(ready: dict[str, Any], deployment: Any, waiting: list[str], desired: 
 
 
 def _revision(status: dict[str, Any]) -> str | None:
-    """Charts from a GitRepository get the version `<chart version>+<commit>`: the fleet commit deployed."""
+    """With `reconcileStrategy: Revision` the chart version is `<chart version>+<commit>`: the fleet commit deployed.
+
+    KNOWN GAP: the fleet's HelmReleases use `ChartVersion` (docs/cluster.md), whose chart version carries no
+    commit, so on a real cluster this is None and the service's `sync` stays OutOfSync ("runs nothing"). The
+    commit a release runs is not recorded on any object Flux writes; telling it would need the values
+    ConfigMap names (kustomize's content hashes) compared with those rendered at the strategy's revision.
+    """
     history = status.get("history") or []
     version = (history[0].get("chartVersion") if history else None) or status.get("lastAttemptedRevision") or ""
     return version.partition("+")[2] or None

@@ -146,8 +146,13 @@ def _start(folder: Path) -> Plane:
 
 
 def all_ready(kube: Kube, releases: int) -> bool:
+    """Every Kustomization, and every HelmRelease the fleet applied (a test may make a failing one by hand)."""
     kustomizations = kube.list(*controlplane.KUSTOMIZE)
-    helmreleases = kube.list(*controlplane.HELMRELEASE)
+    helmreleases = [
+        o
+        for o in kube.list(*controlplane.HELMRELEASE)
+        if "kustomize.toolkit.fluxcd.io/name" in (o["metadata"].get("labels") or {})
+    ]
     return (
         len(kustomizations) == 4
         and len(helmreleases) >= releases

@@ -1,26 +1,23 @@
-"""The logs and restart routes: tenant-confined, bounded, local runtime files and Kubernetes (FAKE API server)."""
+"""The logs and restart routes over the local runtime: tenant-confined, bounded.
+
+In the cluster (the API server's pod logs, restart by deleting pods): tests/cluster/test_cluster_kube_status.py.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from kubernetes import client as k8s
 
 from generator import actions
 from generator.fleet import Fleet
 from generator.runtime import logs
 from generator.runtime.paths import RuntimePaths
-from generator.service.kube_status import KubeStatus
 from generator.spec import parse_spec
-from tests.service.conftest import make_client
-from tests.service.kube_fake import FakeKubeAPI, deployment, helmrelease, pod
 from tests.service.service_helpers import auth, spec
 from tests.support import AUTHOR
 
-HR, APPS, CORE = "apis/helm.toolkit.fluxcd.io/v2", "apis/apps/v1", "api/v1"
 URL = "/v1/tenants/alice/strategies/momentum-btc"
 
 
@@ -74,38 +71,3 @@ def test_restart_without_a_runtime_is_a_conflict_and_needs_the_tenant(deployed: 
     assert client.post(f"{URL}/restart", headers=auth("bob")).status_code == 403
     assert client.post("/v1/tenants/alice/strategies/nobody/restart", headers=auth("alice")).status_code == 404
     assert deployed.head() == head
-
-
-@pytest.fixture
-def api() -> Iterator[FakeKubeAPI]:
-    fake = FakeKubeAPI()
-    fake.add(HR, "alice", "helmreleases", helmrelease("momentum-btc"))
-    fake.add(APPS, "alice", "deployments", deployment("momentum-btc", available=1))
-    fake.add(CORE, "alice", "pods", pod("momentum-btc", restarts=2, last_reason="OOMKilled"))
-    fake.add(CORE, "alice", "pods", pod("other", restarts=0, last_reason=None))
-    yield fake
-    fake.close()
-
-
-def test_in_the_cluster_restart_deletes_the_pods_and_never_touches_the_deployment(
-    api: FakeKubeAPI, deployed: Fleet
-) -> None:
-    kube = KubeStatus(k8s.ApiClient(k8s.Configuration(host=api.url)))
-    with make_client(deployed, kube=kube) as client:
-        got = client.post(f"{URL}/restart", headers=auth("alice"))
-        assert got.status_code == 202, got.text
-        assert got.json()["deleted_pods"] == ["momentum-btc-7c9f6d5b8-x2kqz"]
-    writes = [(m, p) for m, p in api.methods if m != "GET"]
-    assert writes == [("DELETE", "/api/v1/namespaces/alice/pods/momentum-btc-7c9f6d5b8-x2kqz")]
-    names = [p["metadata"]["name"] for p in api.objects[(CORE, "alice", "pods")]]
-    assert names == ["other-7c9f6d5b8-x2kqz"]
-
-
-def test_in_the_cluster_logs_come_from_the_pods(api: FakeKubeAPI, deployed: Fleet) -> None:
-    api.pod_logs["momentum-btc-7c9f6d5b8-x2kqz"] = '{"ts": "2026-12-02T08:00:00Z", "level": "info", "msg": "up"}\n'
-    kube = KubeStatus(k8s.ApiClient(k8s.Configuration(host=api.url)))
-    with make_client(deployed, kube=kube) as client:
-        got = client.get(f"{URL}/logs", params={"limit": 50, "since": "1h"}, headers=auth("alice")).json()
-    assert got["source"] == "kubernetes" and [line["msg"] for line in got["lines"]] == ["up"]
-    asked = [p for m, p in api.methods if p.startswith("/api/v1/namespaces/alice/pods/momentum-btc")]
-    assert "container=executor" in asked[0] and "tailLines=50" in asked[0] and "sinceSeconds=3600" in asked[0]
