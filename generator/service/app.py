@@ -71,11 +71,11 @@ class Service:
 
     def status(self, tenant: str, name: str) -> dict[str, Any]:
         kube = self.settings.kube
-        return kube.status(tenant, name) if kube else local_status(self.repo, f"{tenant}/{name}")
+        return kube.status(tenant, name, self.reader()) if kube else local_status(self.repo, f"{tenant}/{name}")
 
     def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
         kube = self.settings.kube
-        return kube.statuses(tenant) if kube else local_statuses(self.repo)
+        return kube.statuses(tenant, self.reader()) if kube else local_statuses(self.repo)
 
     def runtime(self, statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Whether the runtime (local `stratops up`) or the cluster answers: the console's banner."""

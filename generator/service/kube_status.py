@@ -2,9 +2,10 @@
 
 One row per strategy, shaped like the local runtime's status entries (state, ready,
 revision, restarts, message), from three objects in the tenant's namespace: the
-HelmRelease (Ready condition and message; the chart version carries the fleet commit),
-the Deployment (availability) and its pods (restarts, OOMKilled as the last
-termination reason, CrashLoopBackOff). `last_heartbeat` is the newest time
+HelmRelease (Ready condition and message, whether helm-controller reconciled its current
+generation; its spec tells the fleet revision it came from, see cluster_revision), the
+Deployment (availability) and its pods (restarts, OOMKilled as the last termination
+reason, CrashLoopBackOff). `last_heartbeat` is the newest time
 Kubernetes reports for the strategy: a pod condition probe or transition, a container
 start, or a HelmRelease reconcile.
 """
@@ -23,8 +24,9 @@ from kubernetes.config.config_exception import ConfigException
 from ..errors import Problem, UserError
 from ..fleet import Fleet
 from ..layout import FEED, SINK, SYSTEM_NAMESPACE
-from ..render import STRATEGIES_DIR
+from ..render import STRATEGIES_DIR, strategy_dir
 from ..runtime import logs as runtime_logs
+from .cluster_revision import applied_revision
 
 HELM_GROUP, HELM_VERSION, HELM_PLURAL = "helm.toolkit.fluxcd.io", "v2", "helmreleases"
 FAILED_REASONS = {
@@ -64,7 +66,8 @@ class KubeStatus:
             ) from None
         return cls(client.ApiClient(configuration))
 
-    def status(self, tenant: str, name: str) -> dict[str, Any]:
+    def status(self, tenant: str, name: str, fleet: Fleet) -> dict[str, Any]:
+        """The strategy's row; `fleet` (main) names the revision its live HelmRelease was rendered at."""
         try:
             release = self.custom.get_namespaced_custom_object(HELM_GROUP, HELM_VERSION, tenant, HELM_PLURAL, name)
         except ApiException as exc:
@@ -83,7 +86,7 @@ class KubeStatus:
             pods = self.core.list_namespaced_pod(tenant, label_selector=_selector(name)).items
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
             return _unreachable(exc)
-        return row(release, deployment, pods)
+        return row(release, deployment, pods, _revision(fleet, tenant, release))
 
     def logs(self, tenant: str, name: str, since: float | None, limit: int) -> dict[str, Any] | None:
         """The executor container's last lines from each of the strategy's pods, oldest pod first."""
@@ -129,7 +132,7 @@ class KubeStatus:
         desired, available = _replicas(deployment)
         return {"state": "Running" if desired and available >= desired else "Pending", "available": available}
 
-    def statuses(self, tenant: str) -> dict[str, dict[str, Any]]:
+    def statuses(self, tenant: str, fleet: Fleet) -> dict[str, dict[str, Any]]:
         """Every strategy of a tenant, keyed tenant/name, with three list calls."""
         try:
             releases = self.custom.list_namespaced_custom_object(HELM_GROUP, HELM_VERSION, tenant, HELM_PLURAL)
@@ -144,7 +147,7 @@ class KubeStatus:
         for release in releases.get("items", []):
             name = release["metadata"]["name"]
             mine = [p for p in pods if (p.metadata.labels or {}).get("app.kubernetes.io/instance") == name]
-            out[f"{tenant}/{name}"] = row(release, by_name.get(name), mine)
+            out[f"{tenant}/{name}"] = row(release, by_name.get(name), mine, _revision(fleet, tenant, release))
         return out
 
 
@@ -152,7 +155,7 @@ def cluster_status(kube: KubeStatus, fleet: Fleet) -> dict[str, Any]:
     """The whole fleet as `stratops status` shows it, shaped like the local runtime's status.json."""
     strategies: dict[str, dict[str, Any]] = {}
     for tenant in fleet.list_folders(STRATEGIES_DIR, 1):
-        rows = kube.statuses(tenant.name)
+        rows = kube.statuses(tenant.name, fleet)
         for folder in fleet.list_folders(str(tenant), 1):
             key = f"{tenant.name}/{folder.name}"
             strategies[key] = rows.get(key) or rows.get("*") or _absent()
@@ -181,9 +184,13 @@ def _unreachable(exc: Exception) -> dict[str, Any]:
     return {"source": "kubernetes", "state": "Unknown", "ready": False, "message": f"Kubernetes API: {reason}"}
 
 
-def row(release: dict[str, Any], deployment: client.V1Deployment | None, pods: list[client.V1Pod]) -> dict[str, Any]:
+def row(
+    release: dict[str, Any], deployment: client.V1Deployment | None, pods: list[client.V1Pod], revision: str | None
+) -> dict[str, Any]:
+    """`revision`: the fleet commit the live HelmRelease's spec was rendered at (None: none of the recent ones)."""
     status = release.get("status") or {}
     ready = _condition(status.get("conditions") or [], "Ready")
+    generation = (release.get("metadata") or {}).get("generation")
     containers = [c for p in pods for c in (p.status.container_statuses or [])] if pods else []
     terminated = [c.last_state.terminated for c in containers if c.last_state and c.last_state.terminated]
     waiting = [c.state.waiting.reason for c in containers if c.state and c.state.waiting]
@@ -193,13 +200,21 @@ def row(release: dict[str, Any], deployment: client.V1Deployment | None, pods: l
         "source": "kubernetes",
         "state": _state(ready, deployment, waiting, desired, available),
         "ready": release_ready and desired > 0 and available >= desired,
-        "revision": _revision(status),
+        "revision": revision,
         "restarts": sum(c.restart_count or 0 for c in containers),
         "message": ready.get("message", "waiting for the HelmRelease to be reconciled"),
         "oom_killed": any(t.reason == "OOMKilled" for t in terminated),
         "last_termination_reason": terminated[-1].reason if terminated else None,
         "replicas": {"desired": desired, "available": available},
-        "helmrelease": {k: ready.get(k) for k in ("status", "reason", "message")},
+        "helmrelease": {
+            **{k: ready.get(k) for k in ("status", "reason", "message")},
+            "generation": generation,
+            "observed_generation": status.get("observedGeneration"),
+            # helm-controller finished with the spec as it is now: Ready (or not) speaks of this generation
+            "reconciled": generation is not None
+            and status.get("observedGeneration") == generation
+            and ready.get("observedGeneration", generation) == generation,
+        },
         "last_heartbeat": _heartbeat(status, pods),
     }
     if waiting:
@@ -230,17 +245,8 @@ def _state(ready: dict[str, Any], deployment: Any, waiting: list[str], desired: 
     return "Pending"
 
 
-def _revision(status: dict[str, Any]) -> str | None:
-    """With `reconcileStrategy: Revision` the chart version is `<chart version>+<commit>`: the fleet commit deployed.
-
-    KNOWN GAP: the fleet's HelmReleases use `ChartVersion` (docs/cluster.md), whose chart version carries no
-    commit, so on a real cluster this is None and the service's `sync` stays OutOfSync ("runs nothing"). The
-    commit a release runs is not recorded on any object Flux writes; telling it would need the values
-    ConfigMap names (kustomize's content hashes) compared with those rendered at the strategy's revision.
-    """
-    history = status.get("history") or []
-    version = (history[0].get("chartVersion") if history else None) or status.get("lastAttemptedRevision") or ""
-    return version.partition("+")[2] or None
+def _revision(fleet: Fleet, tenant: str, release: dict[str, Any]) -> str | None:
+    return applied_revision(fleet, strategy_dir(tenant, release["metadata"]["name"]), release.get("spec"))
 
 
 def _heartbeat(status: dict[str, Any], pods: list[client.V1Pod]) -> float | None:

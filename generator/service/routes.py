@@ -174,7 +174,7 @@ def _fleet_view(svc: Any, tenant: str) -> dict[str, Any]:
     for row in rows:
         row["revision"] = _revision(fleet, tenant, row["name"])
         row["status"] = statuses.get(f"{tenant}/{row['name']}") or statuses.get("*") or {"state": "Unknown"}
-        row["sync"] = sync_of(fleet, row["revision"], row["status"])
+        row["sync"] = sync_of(row["revision"], row["status"])
     return {"runtime": svc.runtime(statuses), "strategies": rows}
 
 
@@ -339,7 +339,7 @@ def status(request: Request, tenant: Tenant, name: Name, who: Acting) -> dict[st
     fleet = svc.reader()
     _existing(fleet, tenant, name)
     revision, row = _revision(fleet, tenant, name), svc.status(tenant, name)
-    return {"strategy": f"{tenant}/{name}", "revision": revision, **row, "sync": sync_of(fleet, revision, row)}
+    return {"strategy": f"{tenant}/{name}", "revision": revision, **row, "sync": sync_of(revision, row)}
 
 
 @router.get("/v1/tenants/{tenant}/strategies/{name}/logs", tags=["runtime"])

@@ -18,7 +18,12 @@ import yaml
 
 from generator.cluster import controlplane
 from generator.cluster.processes import free_port
+from generator.fleet import Fleet
+from generator.render import strategy_dir
+from generator.service.kube_status import KubeStatus
 from tests.cluster.plane import EXAMPLES, STRATEGIES, TENANT, Plane, all_ready, shared_plane, stratops
+from tests.service.conftest import make_client
+from tests.service.service_helpers import auth
 from tests.support import write_spec
 
 pytestmark = pytest.mark.timeout(900)
@@ -79,18 +84,46 @@ def test_code_configmap_bytes_equal_the_source(plane: Plane, name: str):
     assert _code_in_cluster(plane, name) == (EXAMPLES / name / spec["code"]["file"]).read_bytes()
 
 
-def test_rollback_brings_the_cluster_back(plane: Plane, tmp_path):
+def test_rollback_and_sync_follow_deploys_in_the_cluster(plane: Plane, tmp_path):
+    """Each deploy is OutOfSync until Flux applies it (Progressing until helm-controller has it Ready), then Synced
+    at its revision; an example strategy, whose folder no test changes, stays Synced at its own revision."""
     name, specs = "rollback-probe", tmp_path / "specs"
     first = "from executor import Strategy\n\n\nclass Momentum(Strategy):\n    pass  # first, {commas} \\ é\n"
     second = first.replace("first", "second")
-    _deploy(plane, write_spec(specs, name=name, tenant=TENANT, code=first))
-    plane.wait("the first revision runs", lambda: _code_in_cluster(plane, name) == first.encode())
-    _deploy(plane, write_spec(specs, name=name, tenant=TENANT, code=second))
-    plane.wait("the second revision runs", lambda: _code_in_cluster(plane, name) == second.encode())
-    stratops("rollback", f"{TENANT}/{name}", "--repo", str(plane.fleet), "--no-push")
-    plane.reconcile()
-    plane.wait("rollback to the first revision", lambda: _code_in_cluster(plane, name) == first.encode())
-    plane.wait("the release Ready again", lambda: _release_ready_at_head(plane, name))
+    fleet, other = Fleet(plane.fleet), STRATEGIES[0]
+    with make_client(fleet, kube=KubeStatus.connect(str(plane.kubeconfig))) as client:
+
+        def sync(strategy: str) -> dict:
+            got = client.get(f"/v1/tenants/{TENANT}/strategies/{strategy}/status", headers=auth(None))
+            assert got.status_code == 200, got.text
+            return got.json()["sync"]
+
+        def synced_at(revision: str) -> bool:
+            seen = sync(other)
+            assert seen["status"] != "OutOfSync" and seen["revision"] == other_revision, seen
+            return sync(name) == {"status": "Synced", "revision": revision, "message": ""}
+
+        other_revision = _revision(fleet, other)
+        plane.wait(f"{other} Synced", lambda: sync(other)["status"] == "Synced")
+        revision = _deploy(plane, write_spec(specs, name=name, tenant=TENANT, code=first))
+        plane.wait("the first revision Synced", lambda: synced_at(revision))
+        assert _code_in_cluster(plane, name) == first.encode()
+
+        spec = write_spec(specs, name=name, tenant=TENANT, code=second)
+        stratops("deploy", str(spec), "--repo", str(plane.fleet), "--no-push")
+        before, revision = revision, _revision(fleet, name)
+        meanwhile = sync(name)  # another test's reconcile may have applied it already
+        assert meanwhile["status"] in ("OutOfSync", "Progressing") and meanwhile["revision"] == revision, meanwhile
+        assert meanwhile["status"] == "Progressing" or meanwhile["message"] == f"runs {before[:12]}", meanwhile
+        plane.reconcile()
+        plane.wait("the second revision Synced", lambda: synced_at(revision))
+        assert _code_in_cluster(plane, name) == second.encode()
+
+        stratops("rollback", f"{TENANT}/{name}", "--repo", str(plane.fleet), "--no-push")
+        plane.reconcile()
+        plane.wait("rollback to the first revision", lambda: _code_in_cluster(plane, name) == first.encode())
+        plane.wait("the release Ready again", lambda: _release_ready_at_head(plane, name))
+        plane.wait("the rollback Synced", lambda: synced_at(_revision(fleet, name)))  # it renders as the first
 
 
 def test_serve_reads_status_from_the_real_api_server(plane: Plane):
@@ -129,9 +162,14 @@ def test_serve_reads_status_from_the_real_api_server(plane: Plane):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _deploy(plane: Plane, spec) -> None:
+def _deploy(plane: Plane, spec) -> str:
     stratops("deploy", str(spec), "--repo", str(plane.fleet), "--no-push")
     plane.reconcile()
+    return _revision(Fleet(plane.fleet), spec.stem)
+
+
+def _revision(fleet: Fleet, name: str) -> str:
+    return fleet.history(strategy_dir(TENANT, name), limit=1)[0].sha
 
 
 def _code_in_cluster(plane: Plane, name: str) -> bytes | None:

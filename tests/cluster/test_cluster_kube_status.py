@@ -8,9 +8,8 @@ a kubelet does. The controllers react to that status for real (the Deployment lo
 Container output is what kwok's kubelet server reads from the file a `Logs` object names; the API server
 fetches it from there as it would from a kubelet.
 
-Not produced here: an API server failing with a 5xx (a real 401 stands for an API error), and the row's
-`revision`, which stays None on a real cluster (kube_status._revision: the ChartVersion chart carries no
-commit), so it is not asserted.
+Not produced here: an API server failing with a 5xx (a real 401 stands for an API error). The row's `revision`
+and `sync` as deploys go through the cluster: test_cluster_e2e.py::test_sync_follows_deploys_in_the_cluster.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from generator.cli import main
 from generator.cluster import controlplane
 from generator.cluster.kube import Kube, condition, is_ready
 from generator.fleet import Fleet
+from generator.render import strategy_dir
 from generator.service.kube_status import FAILED_REASONS, KubeStatus, cluster_status
 from tests.cluster.plane import STRATEGIES, TENANT, Plane, shared_plane, stratops
 from tests.service.conftest import make_client
@@ -68,14 +68,19 @@ def kube(plane: Plane) -> KubeStatus:
     return KubeStatus.connect(str(plane.kubeconfig))
 
 
-def test_running_strategy_with_an_earlier_oom_kill(plane: Plane, kube: KubeStatus):
+@pytest.fixture(scope="module")
+def fleet(plane: Plane) -> Fleet:
+    return Fleet(plane.fleet)
+
+
+def test_running_strategy_with_an_earlier_oom_kill(plane: Plane, kube: KubeStatus, fleet: Fleet):
     pod = _pods(plane.kube(), STATUS_PROBE)[0]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     killed = _terminated("OOMKilled", 137, now - dt.timedelta(minutes=5), now - dt.timedelta(seconds=2))
     _set_container_status(plane, pod, restarts=2, state={"running": {"startedAt": _iso(now)}}, last=killed, ready=True)
     _set_ready_condition(plane, pod, True, now)
 
-    row = kube.status(TENANT, STATUS_PROBE)
+    row = kube.status(TENANT, STATUS_PROBE, fleet)
     assert row["state"] == "Running" and row["ready"] is True, row
     assert row["restarts"] == 2 and row["oom_killed"] is True and row["last_termination_reason"] == "OOMKilled"
     assert row["replicas"] == {"desired": 1, "available": 1}
@@ -83,7 +88,7 @@ def test_running_strategy_with_an_earlier_oom_kill(plane: Plane, kube: KubeStatu
     assert row["last_heartbeat"] == now.timestamp()  # the newest time the API server reports: the Ready transition
 
 
-def test_crash_loop_takes_the_replica_out_of_the_deployment(plane: Plane, kube: KubeStatus):
+def test_crash_loop_takes_the_replica_out_of_the_deployment(plane: Plane, kube: KubeStatus, fleet: Fleet):
     pod = _pods(plane.kube(), STATUS_PROBE)[0]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     waiting = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}}
@@ -93,10 +98,10 @@ def test_crash_loop_takes_the_replica_out_of_the_deployment(plane: Plane, kube: 
     # the ReplicaSet and Deployment controllers take the pod's readiness from the status just written
     plane.wait(
         "the Deployment has no available replica",
-        lambda: kube.status(TENANT, STATUS_PROBE)["replicas"]["available"] == 0,
+        lambda: kube.status(TENANT, STATUS_PROBE, fleet)["replicas"]["available"] == 0,
     )
 
-    row = kube.status(TENANT, STATUS_PROBE)
+    row = kube.status(TENANT, STATUS_PROBE, fleet)
     assert row["state"] == "CrashLoopBackOff" and row["ready"] is False and row["restarts"] == 7, row
     assert row["oom_killed"] is False and row["last_termination_reason"] == "Error"
     assert "CrashLoopBackOff" in row["message"]
@@ -178,32 +183,33 @@ def test_logs_come_from_the_pod_through_the_api_server(plane: Plane, kube: KubeS
         assert client.get(url, headers=auth("alice")).status_code == 403
 
 
-def test_failed_release_and_absent_strategy(plane: Plane, kube: KubeStatus):
+def test_failed_release_and_absent_strategy(plane: Plane, kube: KubeStatus, fleet: Fleet):
     """A HelmRelease made by hand (not in the fleet) whose values the chart's schema refuses: helm-controller fails
     the install for real."""
     api = plane.kube()
     name = "broken-probe"
     api.apply([_broken_release(plane, name)])
     try:
-        plane.wait("the install fails", lambda: kube.status(TENANT, name)["state"] == "Failed")
-        row = kube.status(TENANT, name)
+        plane.wait("the install fails", lambda: kube.status(TENANT, name, fleet)["state"] == "Failed")
+        row = kube.status(TENANT, name, fleet)
         assert row["helmrelease"]["reason"] in FAILED_REASONS and row["ready"] is False, row
         assert row["message"].startswith("Helm install failed"), row
         assert row["replicas"] == {"desired": 0, "available": 0}
-        listing = kube.statuses(TENANT)
+        listing = kube.statuses(TENANT, fleet)
         assert listing[f"{TENANT}/{name}"]["state"] == "Failed"
         assert all(listing[f"{TENANT}/{s}"]["state"] == "Running" for s in STRATEGIES), listing
     finally:
         api.delete(*controlplane.HELMRELEASE, name, TENANT)
-    assert kube.status(TENANT, "nothing-here")["state"] == "Absent"
+    assert kube.status(TENANT, "nothing-here", fleet)["state"] == "Absent"
 
 
-def test_the_fleet_view_and_the_status_cli(plane: Plane, kube: KubeStatus):
-    fleet = Fleet(plane.fleet)
+def test_the_fleet_view_and_the_status_cli(plane: Plane, kube: KubeStatus, fleet: Fleet):
     view = cluster_status(kube, fleet)
     assert view["kind"] == "RuntimeStatus" and view["source"] == "kubernetes" and view["revision"] == fleet.head()
     for name in STRATEGIES:
         assert view["strategies"][f"{TENANT}/{name}"]["state"] == "Running", view
+        revision = fleet.history(strategy_dir(TENANT, name), limit=1)[0].sha  # their folders no test changes
+        assert view["strategies"][f"{TENANT}/{name}"]["revision"] == revision, view
     assert view["feed"]["state"] == "Running" and view["sink"]["state"] == "Running", view
 
     args = ["status", str(plane.fleet), "--source", "kubernetes", "--kubeconfig", str(plane.kubeconfig)]
@@ -216,20 +222,20 @@ def test_the_fleet_view_and_the_status_cli(plane: Plane, kube: KubeStatus):
     assert missing.exit_code == 2 and "Kubernetes configuration" in missing.output
 
 
-def test_api_errors_are_an_unknown_state_not_an_exception(plane: Plane):
+def test_api_errors_are_an_unknown_state_not_an_exception(plane: Plane, fleet: Fleet):
     """The real API server refusing an unknown credential (401), and nothing listening at all."""
     configuration = k8s.Configuration()
     configuration.host = plane.kube().api.configuration.host
     configuration.ssl_ca_cert = plane.kube().api.configuration.ssl_ca_cert
     configuration.api_key = {"authorization": "Bearer not-a-token"}
     refused = KubeStatus(k8s.ApiClient(configuration))
-    row = refused.status(TENANT, STRATEGIES[0])
+    row = refused.status(TENANT, STRATEGIES[0], fleet)
     assert row["state"] == "Unknown" and "401" in row["message"], row
-    assert refused.statuses(TENANT)["*"]["state"] == "Unknown"
+    assert refused.statuses(TENANT, fleet)["*"]["state"] == "Unknown"
     assert refused.logs(TENANT, STRATEGIES[0], None, 10)["message"].startswith("Kubernetes API: HTTP 401")
     unreachable = KubeStatus(k8s.ApiClient(k8s.Configuration(host="http://127.0.0.1:9")))
     unreachable.core.api_client.configuration.retries = 0
-    assert unreachable.status(TENANT, "x")["state"] == "Unknown"
+    assert unreachable.status(TENANT, "x", fleet)["state"] == "Unknown"
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -111,17 +111,3 @@ def test_events_push_the_fleet_view_and_say_when_the_runtime_is_down(fleet: Flee
     finally:
         server.terminate()
         server.wait(10)
-
-
-def test_in_the_cluster_synced_means_the_reconciled_commit_contains_the_revision(fleet: Fleet) -> None:
-    from generator.service.sync import sync_of
-
-    first = deploy(fleet, 20)
-    before = fleet.repo.commit(first).parents[0].hexsha
-    second = deploy(fleet, 21)
-    row = {"source": "kubernetes", "state": "Running", "ready": True}
-    assert sync_of(fleet, first, {**row, "revision": second})["status"] == "Synced"  # a later main contains it
-    assert sync_of(fleet, second, {**row, "revision": before})["status"] == "OutOfSync"
-    assert sync_of(fleet, second, {**row, "revision": "5e1c0d4a2f3b"})["status"] == "OutOfSync"  # unknown commit
-    assert sync_of(fleet, second, {**row, "revision": second, "state": "Pending"})["status"] == "Progressing"
-    assert sync_of(fleet, second, {"source": "kubernetes", "state": "Unknown"})["status"] == "Unknown"
