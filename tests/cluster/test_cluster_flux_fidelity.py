@@ -1,7 +1,8 @@
 """What stratops predicts for a fleet against what the real source-, kustomize- and helm-controller did, on the
 shared control plane (tests/cluster/plane.py): chart versions, values, the chart source, and references.
 
-One strategy, `y` with params `{y: n, on: off}`, goes through: a deploy (stratops), then a hand-made commit
+The three examples, as the plane deployed them: their stored Helm releases equal the prediction, field for field.
+Then one strategy, `y` with params `{y: n, on: off}`, goes through: a deploy (stratops), then a hand-made commit
 that adds a Secret with `stringData` and a `targetPath` with an escaped dot to its valuesFrom. After each, the
 Helm release helm-controller stored (values and manifest, before API-server defaulting) equals stratops'
 prediction, and the other strategies' releases were not upgraded.
@@ -81,6 +82,17 @@ def _wait_upgraded(plane: Plane, name: str, generation_before: int) -> dict:
     plane.reconcile()
     plane.wait(f"HelmRelease {name} Ready at its new generation", done)
     return _releases(plane)[name]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_example_runs_exactly_the_objects_stratops_predicted(plane: Plane, name: str):
+    """Field for field: the values and manifest helm-controller stored for each example (deployed once by the
+    plane, never edited after) equal what `diff`, `check` and the local runtime render for its folder."""
+    release = _releases(plane)[name]
+    assert is_ready(release) and release["status"].get("observedGeneration") == release["metadata"]["generation"]
+    stored, predicted = _stored_release(plane, name), _predicted(plane, name)
+    assert stored["config"] == json.loads(json.dumps(predicted.values[name]))
+    _same_objects(stored, predicted.objects)
 
 
 def test_a_commit_upgrades_only_its_release_and_helm_gets_the_predicted_values(plane: Plane, tmp_path: Path):
