@@ -31,11 +31,11 @@ def applied_revision(fleet: Fleet, folder: PurePosixPath, live_spec: dict[str, A
     """The newest of the folder's last commits on main whose rendered HelmRelease spec the live one is, or None."""
     if not live_spec:
         return None
-    newest = fleet.history(folder, limit=1)  # the common case, synced: no walk further back
-    for change in newest + (fleet.history(folder, limit=HISTORY)[1:] if newest else []):
-        if matches(rendered_spec(fleet, folder, change.sha), live_spec):
-            return change.sha
-    return None
+    newest = fleet.history(folder, limit=1)
+    if not newest or matches(rendered_spec(fleet, folder, newest[0].sha), live_spec):
+        return newest[0].sha if newest else None  # the common case, synced: no walk further back
+    older = fleet.history(folder, limit=HISTORY)[1:]
+    return next((c.sha for c in older if matches(rendered_spec(fleet, folder, c.sha), live_spec)), None)
 
 
 def rendered_spec(fleet: Fleet, folder: PurePosixPath, sha: str) -> dict[str, Any] | None:
