@@ -131,8 +131,13 @@ def test_restart_deletes_the_pods_and_the_deployment_makes_new_ones(plane: Plane
             "the deleted pod gone",
             lambda: old["metadata"]["uid"] not in [p["metadata"]["uid"] for p in _pods(api, RESTART_PROBE)],
         )
-        rows = client.get(f"/v1/tenants/{TENANT}/strategies", headers=auth(None)).json()
-        assert {r["name"]: r["status"]["state"] for r in rows}[RESTART_PROBE] == "Running", rows
+
+        def state() -> str:
+            rows = client.get(f"/v1/tenants/{TENANT}/strategies", headers=auth(None)).json()
+            return {r["name"]: r["status"]["state"] for r in rows}[RESTART_PROBE]
+
+        # the Deployment counts the new pod available a moment after the pod runs
+        plane.wait("the strategy Running again", lambda: state() == "Running")
     after = api.get("apps/v1", "Deployment", RESTART_PROBE, TENANT)
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     assert after["metadata"]["generation"] == before["metadata"]["generation"]  # the Deployment was not changed
